@@ -1,0 +1,1 @@
+"""Search algorithms (random search, aging evolution, REINFORCE, binary predictor): not yet implemented."""

@@ -1,0 +1,1 @@
+"""Search spaces: NAS-Bench-201."""

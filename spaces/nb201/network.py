@@ -1,0 +1,319 @@
+"""The NAS-Bench-201 network in Flax, as scored by the zero-cost proxies paper.
+
+One module serves two uses:
+
+* ``NB201Network(arch=ops)``: the architecture is static Python structure and
+  only the selected operations exist (the per-cell program, as in the reference).
+* ``NB201Network(arch=None)``: the architecture is data, passed at call time as
+  an int array of 6 op indices. Every candidate convolution has parameters, and
+  one compiled program scores any cell (population engine). Both candidate
+  convolutions of an edge share one 3x3 convolution: a 1x1 kernel is a 3x3 kernel
+  that is zero off-centre, so the edge costs one convolution whatever its op.
+
+Modules are named so that both variants build the same parameter paths, hence
+the same initial weights from the same key.
+
+Every conv/linear layer is a :class:`SaliencyLayer`: it owns ``kernel`` (and
+``bias``), a zero perturbation ``z`` on its output (``perturbations``
+collection: its gradient is dL/dz, used by fisher) and sows ``z`` into
+``intermediates``. Layout is NHWC.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import linen as nn
+
+from .arch import EDGES, OPS
+
+BN_EPS = 1e-5
+NONE, AVG_POOL, CONV3, CONV1, SKIP = range(5)
+WEIGHT_INITS = ("pytorch", "kaiming", "xavier", "zero")
+BIAS_INITS = ("pytorch", "zero", "one")
+
+
+def _weight_init(scheme: str) -> nn.initializers.Initializer:
+    if scheme == "pytorch":  # U(-1/sqrt(fan_in), 1/sqrt(fan_in)): torch's kaiming_uniform(a=sqrt(5))
+        return nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+    if scheme == "kaiming":  # torch.nn.init.kaiming_normal_ (fan_in, ReLU gain)
+        return nn.initializers.variance_scaling(2.0, "fan_in", "normal")
+    if scheme == "xavier":  # torch.nn.init.xavier_normal_
+        return nn.initializers.variance_scaling(1.0, "fan_avg", "normal")
+    if scheme == "zero":
+        return nn.initializers.zeros
+    raise ValueError(f"unknown weight init {scheme!r}; expected one of {WEIGHT_INITS}")
+
+
+def _bias_init(scheme: str, fan_in: int) -> nn.initializers.Initializer:
+    if scheme == "pytorch":
+        bound = 1.0 / math.sqrt(fan_in)
+        return lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)
+    if scheme == "zero":
+        return nn.initializers.zeros
+    if scheme == "one":
+        return nn.initializers.ones
+    raise ValueError(f"unknown bias init {scheme!r}; expected one of {BIAS_INITS}")
+
+
+def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: int | None = None) -> jax.Array:
+    """NHWC convolution with PyTorch-style symmetric padding (default: kernel // 2)."""
+    pad = kernel.shape[0] // 2 if padding is None else padding
+    return jax.lax.conv_general_dilated(
+        x, kernel.astype(x.dtype), (stride, stride), ((pad, pad), (pad, pad)),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=jax.lax.Precision.HIGHEST)
+
+
+class BatchStatNorm(nn.Module):
+    """BatchNorm in training mode: normalises with the current batch statistics."""
+
+    affine: bool = True
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        axes = tuple(range(x.ndim - 1))
+        mean = x.mean(axes)
+        var = jnp.square(x - mean).mean(axes)
+        y = (x - mean) * jax.lax.rsqrt(var + BN_EPS)
+        if self.affine:
+            scale = self.param("scale", nn.initializers.ones, (x.shape[-1],), jnp.float32)
+            bias = self.param("bias", nn.initializers.zeros, (x.shape[-1],), jnp.float32)
+            y = y * scale.astype(x.dtype) + bias.astype(x.dtype)
+        return y
+
+
+class SaliencyLayer(nn.Module):
+    """A conv (HWIO kernel) or linear ((in, out) kernel) layer whose weight is a saliency tensor."""
+
+    kernel_shape: tuple[int, ...]
+    use_bias: bool = True
+    weight_init: str = "pytorch"
+    bias_init: str = "pytorch"
+
+    def setup(self):
+        fan_in = int(np.prod(self.kernel_shape[:-1]))
+        self.kernel = self.param("kernel", _weight_init(self.weight_init), self.kernel_shape, jnp.float32)
+        if self.use_bias:
+            self.bias = self.param("bias", _bias_init(self.bias_init, fan_in), self.kernel_shape[-1:], jnp.float32)
+
+    def __call__(self, x: jax.Array, stride: int = 1) -> jax.Array:
+        if len(self.kernel_shape) == 2:
+            z = jnp.dot(x, self.kernel.astype(x.dtype), precision=jax.lax.Precision.HIGHEST)
+        else:
+            z = conv2d(x, self.kernel, stride)
+        if self.use_bias:
+            z = z + self.bias.astype(x.dtype)
+        return self.tag(z)
+
+    def tag(self, z: jax.Array) -> jax.Array:
+        """Marks ``z`` as this layer's output for fisher (zero perturbation + sown value)."""
+        z = self.perturb("z", z)
+        self.sow("intermediates", "z", z)
+        return z
+
+
+def _op_output(x: jax.Array, op: int, conv: nn.Module | None, use_bn: bool) -> jax.Array | None:
+    if op == NONE:
+        return None
+    if op == AVG_POOL:
+        return nn.avg_pool(x, (3, 3), (1, 1), ((1, 1), (1, 1)), count_include_pad=False)
+    if op == SKIP:
+        return x
+    z = conv(nn.relu(x))
+    return BatchStatNorm(affine=False)(z) if use_bn else z
+
+
+class Cell(nn.Module):
+    """A NAS-Bench-201 cell: node i = sum over j < i of op_ij(node j); node 3 is the output."""
+
+    channels: int
+    arch: tuple[int, ...] | None
+    use_bn: bool
+    weight_init: str
+    bias_init: str
+
+    def _layer(self, e: int, op: int) -> SaliencyLayer:
+        k = 3 if op == CONV3 else 1
+        return SaliencyLayer((k, k, self.channels, self.channels), True, self.weight_init,
+                             self.bias_init, name=f"edge{e}_{OPS[op]}")
+
+    @nn.compact
+    def __call__(self, x: jax.Array, ops: jax.Array | None = None) -> jax.Array:
+        nodes = [x]
+        for to in (1, 2, 3):
+            total = jnp.zeros_like(x)
+            for e, (dst, src) in enumerate(EDGES):
+                if dst != to:
+                    continue
+                if self.arch is not None:
+                    op = self.arch[e]
+                    conv = self._layer(e, op) if op in (CONV3, CONV1) else None
+                    out = _op_output(nodes[src], op, conv, self.use_bn)
+                else:
+                    out = self._mixed_edge(e, nodes[src], ops[e])
+                if out is not None:
+                    total = total + out
+            nodes.append(total)
+        return nodes[3]
+
+    def _mixed_edge(self, e: int, x: jax.Array, op: jax.Array) -> jax.Array:
+        conv3, conv1 = self._layer(e, CONV3), self._layer(e, CONV1)
+        is3 = op == CONV3
+        kernel = jnp.where(is3, conv3.kernel, jnp.pad(conv1.kernel, ((1, 1), (1, 1), (0, 0), (0, 0))))
+        bias = jnp.where(is3, conv3.bias, conv1.bias)
+        z = conv2d(nn.relu(x), kernel) + bias.astype(x.dtype)
+        z = conv1.tag(conv3.tag(z))
+        conv_out = BatchStatNorm(affine=False)(z) if self.use_bn else z
+        pooled = nn.avg_pool(x, (3, 3), (1, 1), ((1, 1), (1, 1)), count_include_pad=False)
+        # select_n, not a weighted sum of the branches: XLA:CPU fuses a sum of
+        # scaled branches badly (measured 3x slower backward, 4x longer compile).
+        return jax.lax.select_n(op, jnp.zeros_like(x), pooled, conv_out, conv_out, x)
+
+
+class Reduction(nn.Module):
+    """Residual reduction block: conv_b(conv_a(x)) + conv1x1(avgpool(x)); its BatchNorms always stay."""
+
+    in_channels: int
+    channels: int
+    weight_init: str
+    bias_init: str
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        def layer(shape, name):
+            return SaliencyLayer(shape, False, self.weight_init, self.bias_init, name=name)
+
+        c_in, c = self.in_channels, self.channels
+        y = BatchStatNorm(name="bn_a")(layer((3, 3, c_in, c), "conv_a")(nn.relu(x), stride=2))
+        y = BatchStatNorm(name="bn_b")(layer((3, 3, c, c), "conv_b")(nn.relu(y)))
+        shortcut = nn.avg_pool(x, (2, 2), (2, 2))
+        return y + layer((1, 1, c_in, c), "residual")(shortcut)
+
+
+class NB201Network(nn.Module):
+    """The NAS-Bench-201 network (stem, 3 stages of cells, 2 reductions, head).
+
+    Attributes:
+      arch: the 6 op indices (static cell), or None to pass them at call time.
+      num_classes: 10, 100 or 120.
+      channels: channels of the first stage (16 in the benchmark).
+      cells_per_stage: cells per stage (5 in the benchmark).
+      bn: 'all' (every BatchNorm), or 'reductions' (the synflow variant of the
+        reference: BatchNorm only in the two reduction blocks).
+      weight_init: 'pytorch' (default), 'kaiming', 'xavier' or 'zero'.
+      bias_init: 'pytorch' (default), 'zero' or 'one'.
+    """
+
+    arch: tuple[int, ...] | None = None
+    num_classes: int = 10
+    channels: int = 16
+    cells_per_stage: int = 5
+    bn: str = "all"
+    weight_init: str = "pytorch"
+    bias_init: str = "pytorch"
+
+    @nn.compact
+    def __call__(self, x: jax.Array, ops: jax.Array | None = None) -> jax.Array:
+        """Logits of a batch.
+
+        Args:
+          x: images, (N, H, W, 3) NHWC.
+          ops: int array (6,) of op indices; required iff ``arch`` is None.
+
+        Returns:
+          (N, num_classes) logits.
+        """
+        if (ops is None) == (self.arch is None):
+            raise ValueError("pass ops at call time exactly when the network has no static arch")
+        if self.bn not in ("all", "reductions"):
+            raise ValueError(f"bn must be 'all' or 'reductions', got {self.bn!r}")
+        use_bn = self.bn == "all"
+        inits = dict(weight_init=self.weight_init, bias_init=self.bias_init)
+        c = self.channels
+        y = SaliencyLayer((3, 3, 3, c), False, name="stem", **inits)(x)
+        if use_bn:
+            y = BatchStatNorm(name="stem_bn")(y)
+        for stage in (1, 2, 3):
+            if stage > 1:
+                y = Reduction(c // 2, c, name=f"reduction{stage - 1}", **inits)(y)
+            for i in range(self.cells_per_stage):
+                y = Cell(c, self.arch, use_bn, name=f"cell{stage}_{i}", **inits)(y, ops)
+            c *= 2
+        c //= 2
+        if use_bn:
+            y = BatchStatNorm(name="lastact_bn")(y)
+        y = nn.relu(y).mean(axis=(1, 2))
+        return SaliencyLayer((c, self.num_classes), True, name="classifier", **inits)(y)
+
+    def synflow_variant(self) -> NB201Network:
+        """The network synflow scores: BatchNorm kept only in the reduction blocks (the reference's quirk)."""
+        return self.clone(bn="reductions")
+
+    def with_bn(self) -> NB201Network:
+        """The network with every BatchNorm (synflow_bn)."""
+        return self.clone(bn="all")
+
+    def layer_mask(self, params: Any, ops: jax.Array | None = None) -> Any:
+        """See :func:`layer_mask`."""
+        return layer_mask(params, ops)
+
+
+def build_network(arch: Any = None, num_classes: int = 10, **kwargs: Any) -> NB201Network:
+    """Builds the network for a static arch (string or op indices), or the arch-as-data network if None."""
+    from .arch import arch_to_ops
+
+    ops = None if arch is None else tuple(int(o) for o in arch_to_ops(arch))
+    return NB201Network(arch=ops, num_classes=num_classes, **kwargs)
+
+
+def layer_mask(params: Any, ops: Sequence[int] | jax.Array | None = None) -> Any:
+    """Which saliency layers the architecture uses, as a pytree like ``params``.
+
+    Each module that owns a ``kernel`` maps to a float32 scalar (1.0 used, 0.0
+    unused); every other leaf maps to None. With a static-arch network every
+    layer present is used, so ``ops`` may be None; with the arch-as-data network
+    ``ops`` (traced or not) says which candidate convolutions are selected.
+
+    Args:
+      params: the network's ``params`` collection.
+      ops: op indices (6,), or None.
+
+    Returns:
+      The mask pytree (a dict per layer: {'kernel': scalar}).
+    """
+    def mask_for(path: tuple[str, ...]):
+        name = path[-1]
+        if ops is None or not name.startswith("edge"):
+            return jnp.float32(1.0)
+        e, op_name = int(name[4]), name[len("edgeN_"):]
+        return (jnp.asarray(ops)[e] == OPS.index(op_name)).astype(jnp.float32)
+
+    def walk(tree, path):
+        if "kernel" in tree:
+            return {"kernel": mask_for(path)}
+        children = {k: walk(v, path + (k,)) for k, v in tree.items() if isinstance(v, dict)}
+        return {k: v for k, v in children.items() if v}
+
+    return walk(params, ())
+
+
+def to_mixed_params(params: Any, num_classes: int = 10, **kwargs: Any) -> Any:
+    """Parameters of a static-arch network, completed for the arch-as-data network.
+
+    Candidate convolutions the cell does not select get zeros (they are masked
+    out of every proxy).
+    """
+    shapes = jax.eval_shape(lambda: NB201Network(None, num_classes, **kwargs).init(
+        jax.random.key(0), jnp.zeros((1, 16, 16, 3)), jnp.zeros(6, jnp.int32)))["params"]
+
+    def fill(spec, given):
+        if isinstance(spec, dict):
+            return {k: fill(v, given.get(k) if isinstance(given, dict) else None) for k, v in spec.items()}
+        return jnp.zeros(spec.shape, spec.dtype) if given is None else jnp.asarray(given)
+
+    return fill(shapes, params)

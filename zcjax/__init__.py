@@ -1,0 +1,1 @@
+"""zcjax: zero-cost proxies for NAS in JAX."""

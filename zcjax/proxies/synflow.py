@@ -1,0 +1,46 @@
+"""Synflow: saliency of the absolute-value linearised network on an all-ones input, in float64."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ._tree import Tree, kernels, replace_kernels
+
+
+def require_x64() -> None:
+    """Raises unless float64 is enabled (synflow reaches 1e47, beyond float32)."""
+    if jnp.zeros((), jnp.float64).dtype != jnp.float64:
+        raise RuntimeError("synflow needs float64: call it inside `with jax.enable_x64(True):`")
+
+
+def synflow_saliency(model: Any, params: Tree, ops: jax.Array | None, image_size: int) -> Tree:
+    """Per parameter: |W * dR/dW|, R = sum of the logits of the |.|-linearised network on one ones image.
+
+    Every parameter is replaced by its absolute value and the computation runs in
+    float64 (call inside ``jax.enable_x64(True)``). ``model`` is used as given:
+    pass ``model.synflow_variant()`` for the reference's synflow (BatchNorm only in
+    the reduction blocks) or the network itself for synflow_bn.
+
+    Args:
+      model: a Flax module called as ``model.apply({'params': p}, x, ops)``.
+      params: its parameters.
+      ops: the op indices for an arch-as-data network, else None.
+      image_size: input height and width.
+
+    Returns:
+      A float64 layer tree shaped like the kernels.
+    """
+    require_x64()
+    abs_params = jax.tree.map(lambda p: jnp.abs(p).astype(jnp.float64), params)
+    x = jnp.ones((1, image_size, image_size, 3), jnp.float64)
+
+    def output_sum(weights):
+        args = (x,) if ops is None else (x, ops)
+        return jnp.sum(model.apply({"params": replace_kernels(abs_params, weights)}, *args))
+
+    weights = kernels(abs_params)
+    grads = jax.grad(output_sum)(weights)
+    return jax.tree.map(lambda w, g: jnp.abs(w * g), weights, grads)

@@ -1,0 +1,176 @@
+"""Fused scoring of one cell: every requested proxy from the fewest passes.
+
+Scoring runs in two pure stages, each jit- and vmap-able:
+
+* :func:`float32_stage` reads the minibatch: one forward pass whose backward
+  gives dL/dW (grad_norm, snip, plain), dL/dz (fisher) and, from a second
+  cotangent on the same forward, the input Jacobian (jacob_cov); then, for
+  grasp, one Hessian-vector product.
+* :func:`float64_stage` runs inside ``jax.enable_x64(True)``: synflow and
+  synflow_bn, and jacob_cov's eigenvalues from the float32 Jacobian.
+
+The model is a Flax module called as ``model.apply(variables, x)`` (static
+architecture, ``ops`` None) or ``model.apply(variables, x, ops)`` (architecture
+as data), whose conv/linear layers own a ``kernel`` and tag their outputs (see
+``zcjax.spaces.nb201.network``), with ``model.layer_mask(params, ops)`` and
+``model.synflow_variant()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from .proxies._tree import Tree, kernels, layer_sums, map_layers, replace_kernels, tree_total
+from .proxies.fisher import fisher_saliency
+from .proxies.gradient import grad_norm_layers, plain_saliency, snip_saliency
+from .proxies.hessian import grasp_saliency, hessian_vector_product
+from .proxies.jacobian import jacob_cov_score
+from .proxies.ssnr import ssnr
+from .proxies.static import flops_layers, l2_norm_layers, param_count
+from .proxies.synflow import synflow_saliency
+from .registry import PROXIES, SSNR_SUFFIXES, base_proxy, needed_passes
+
+FLOAT64_PROXIES = ("synflow", "synflow_bn", "jacob_cov")
+
+
+def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Mean softmax cross-entropy with integer labels."""
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def _call_args(x: jax.Array, ops: jax.Array | None) -> tuple:
+    return (x,) if ops is None else (x, ops)
+
+
+def _results(names: Sequence[str], saliencies: dict[str, Tree], layer_values: dict[str, Tree],
+             mask: Tree, per_layer: bool) -> dict[str, Any]:
+    """Totals (and SSNR, per-layer sums) of the saliencies for the requested names."""
+    out: dict[str, Any] = {}
+    layers: dict[str, Tree] = {}
+    for proxy, values in layer_values.items():
+        layers[proxy] = jax.tree.map(lambda v, m: m * v, values, mask)
+    for proxy, saliency in saliencies.items():
+        layers[proxy] = layer_sums(saliency, mask)
+        if any(n in names for n in (proxy + s for s in SSNR_SUFFIXES)):
+            overall, layerwise = ssnr(saliency, mask)
+            out[proxy + "_ssnr"], out[proxy + "_ssnr_layerwise"] = overall, layerwise
+    for proxy, tree in layers.items():
+        out[proxy] = tree_total(tree)
+    out = {n: out[n] for n in names if n in out}
+    if per_layer:
+        out["per_layer"] = {p: layers[p] for p in layers if p in names}
+    return out
+
+
+def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array | None,
+                  x: jax.Array, y: jax.Array, per_layer: bool = False) -> dict[str, Any]:
+    """The minibatch proxies and the data-free shape proxies of one cell.
+
+    Args:
+      model: the network (see module docstring).
+      names: result names (registry names and SSNR names); float64 ones are skipped.
+      params: the cell's parameters.
+      ops: the cell's op indices for an arch-as-data network, else None.
+      x: (N, H, W, 3) normalised images.
+      y: (N,) integer labels.
+      per_layer: also return ``per_layer``: {proxy: layer tree of sums}.
+
+    Returns:
+      {name: scalar}, plus ``jacobian`` (N, H, W, 3) when jacob_cov is asked for.
+    """
+    names = [n for n in names if base_proxy(n) not in FLOAT64_PROXIES or n == "jacob_cov"]
+    passes = needed_passes(names)
+    mask = model.layer_mask(params, ops)
+    weights = kernels(params)
+    saliencies: dict[str, Tree] = {}
+    layer_values: dict[str, Tree] = {}
+    wanted = {base_proxy(n) for n in names}
+    extra: dict[str, Any] = {}
+
+    if passes & {"loss", "jacobian", "hessian"} or "flops" in wanted:
+        shapes = jax.eval_shape(lambda: model.apply({"params": params}, *_call_args(x, ops),
+                                                    mutable=["intermediates"])[1]["intermediates"])
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        perturbations = jax.tree.map(lambda z: z[0], zeros, is_leaf=lambda t: isinstance(t, tuple))
+
+        def forward(p, pert, inputs):
+            logits, state = model.apply({"params": p, "perturbations": pert}, *_call_args(inputs, ops),
+                                        mutable=["intermediates"])
+            return logits, state["intermediates"]
+
+        logits, backward, intermediates = jax.vjp(forward, params, perturbations, x, has_aux=True)
+        activations = map_layers(lambda _, it: it["z"][0], params, intermediates)
+        if "flops" in wanted:
+            layer_values["flops"] = flops_layers(weights, activations)
+        if "loss" in passes or "hessian" in passes:
+            grad_params, grad_pert, _ = backward(jax.grad(cross_entropy)(logits, y))
+            grads = kernels(grad_params)
+            activation_grads = map_layers(lambda _, g: g["z"], params, grad_pert)
+            if "grad_norm" in wanted:
+                layer_values["grad_norm"] = grad_norm_layers(grads)
+            if "snip" in wanted:
+                saliencies["snip"] = snip_saliency(weights, grads)
+            if "plain" in wanted:
+                saliencies["plain"] = plain_saliency(weights, grads)
+            if "fisher" in wanted:
+                saliencies["fisher"] = fisher_saliency(weights, activations, activation_grads)
+            if "grasp" in wanted:
+                def loss_of_weights(w):
+                    return cross_entropy(model.apply({"params": replace_kernels(params, w)},
+                                                     *_call_args(x, ops)), y)
+                saliencies["grasp"] = grasp_saliency(weights, hessian_vector_product(loss_of_weights, weights, grads))
+        if "jacobian" in passes:
+            extra["jacobian"] = backward(jnp.ones_like(logits))[2]
+    if "l2_norm" in wanted:
+        layer_values["l2_norm"] = l2_norm_layers(weights)
+    out = _results([n for n in names if n != "jacob_cov"], saliencies, layer_values, mask, per_layer)
+    if "params" in wanted:
+        out["params"] = param_count(params, mask)
+    out.update(extra)
+    return out
+
+
+def float64_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array | None,
+                  image_size: int, jacobian: jax.Array | None = None,
+                  per_layer: bool = False) -> dict[str, Any]:
+    """synflow, synflow_bn (and their SSNR) and the jacob_cov score; call inside ``jax.enable_x64(True)``.
+
+    Args:
+      model: the network (see module docstring).
+      names: result names; those not computed here are skipped.
+      params: the cell's parameters (cast to float64 here).
+      ops: op indices for an arch-as-data network, else None.
+      image_size: input height and width.
+      jacobian: the float32 stage's ``jacobian``, when jacob_cov is asked for.
+      per_layer: also return ``per_layer``.
+
+    Returns:
+      {name: scalar}.
+    """
+    wanted = {base_proxy(n) for n in names}
+    mask = model.layer_mask(params, ops)
+    saliencies = {}
+    if "synflow" in wanted:
+        saliencies["synflow"] = synflow_saliency(model.synflow_variant(), params, ops, image_size)
+    if "synflow_bn" in wanted:
+        saliencies["synflow_bn"] = synflow_saliency(model.with_bn(), params, ops, image_size)
+    mask64 = jax.tree.map(lambda m: m.astype(jnp.float64), mask)
+    out = _results([n for n in names if base_proxy(n) in saliencies], saliencies, {}, mask64, per_layer)
+    if "jacob_cov" in names and jacobian is not None:
+        out["jacob_cov"] = jacob_cov_score(jacobian.astype(jnp.float64))
+    return out
+
+
+def split_names(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(float32 stage names, float64 stage names) of a selection."""
+    f64 = [n for n in names if base_proxy(n) in FLOAT64_PROXIES]
+    f32 = [n for n in names if base_proxy(n) not in ("synflow", "synflow_bn")]
+    return f32, f64
+
+
+__all__ = ["cross_entropy", "float32_stage", "float64_stage", "split_names", "PROXIES"]
