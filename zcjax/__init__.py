@@ -1,1 +1,17 @@
-"""zcjax: zero-cost proxies for NAS in JAX."""
+"""zcjax: zero-cost proxies for neural architecture search, in JAX.
+
+Score NAS-Bench-201 cells with grad_norm, snip, grasp, fisher, jacob_cov, plain,
+synflow, synflow_bn, l2_norm, params, flops and the saliency SSNR, matching the
+PyTorch reference of "Zero-Cost Proxies for Lightweight NAS".
+"""
+
+from .engine import NumericalWarning, ScoreConfig, Scorer, cell_key, score_cells
+from .registry import PROXIES, Proxy, all_names, resolve
+from .scoring import cross_entropy, float32_stage, float64_stage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NumericalWarning", "PROXIES", "Proxy", "ScoreConfig", "Scorer", "all_names", "cell_key",
+    "cross_entropy", "float32_stage", "float64_stage", "resolve", "score_cells",
+]

@@ -92,9 +92,11 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
     wanted = {base_proxy(n) for n in names}
     extra: dict[str, Any] = {}
 
-    if passes & {"loss", "jacobian", "hessian"} or "flops" in wanted:
-        shapes = jax.eval_shape(lambda: model.apply({"params": params}, *_call_args(x, ops),
-                                                    mutable=["intermediates"])[1]["intermediates"])
+    shapes = jax.eval_shape(lambda: model.apply({"params": params}, *_call_args(x, ops),
+                                                mutable=["intermediates"])[1]["intermediates"])
+    if "flops" in wanted:
+        layer_values["flops"] = flops_layers(weights, map_layers(lambda _, it: it["z"][0], params, shapes))
+    if passes & {"loss", "jacobian", "hessian"}:
         zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
         perturbations = jax.tree.map(lambda z: z[0], zeros, is_leaf=lambda t: isinstance(t, tuple))
 
@@ -105,8 +107,6 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
 
         logits, backward, intermediates = jax.vjp(forward, params, perturbations, x, has_aux=True)
         activations = map_layers(lambda _, it: it["z"][0], params, intermediates)
-        if "flops" in wanted:
-            layer_values["flops"] = flops_layers(weights, activations)
         if "loss" in passes or "hessian" in passes:
             grad_params, grad_pert, _ = backward(jax.grad(cross_entropy)(logits, y))
             grads = kernels(grad_params)

@@ -1,0 +1,234 @@
+"""Scoring engine: many NAS-Bench-201 cells, each with every requested proxy.
+
+Two strategies compute the same numbers:
+
+* ``per-cell``: one program per distinct cell (the architecture is Python
+  structure). Cheapest to run, but each new cell compiles (about 10 s on CPU).
+* ``batched``: one program for every cell (the architecture is data), vmapped
+  over a chunk of cells and sharded over all local devices. Compiles once.
+
+``auto`` picks per-cell for a handful of cells on CPU, batched otherwise.
+Every cell's weights come from ``fold_in(key(init_seed), benchmark index)``,
+so a cell scores the same whatever else is in the run, in either strategy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from . import registry
+from .scoring import float32_stage, float64_stage, split_names
+from .spaces.nb201 import benchmark
+from .spaces.nb201.arch import arch_to_ops, ops_to_arch
+from .spaces.nb201.network import NB201Network
+
+STRATEGIES = ("auto", "per-cell", "batched")
+PER_CELL_LIMIT_CPU = 8
+
+
+class NumericalWarning(UserWarning):
+    """A proxy came out NaN or infinite for a cell; its value is recorded as NaN."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreConfig:
+    """What to compute and how.
+
+    Attributes:
+      proxies: result names (see :func:`zcjax.registry.resolve`).
+      dataset: 'cifar10', 'cifar100' or 'ImageNet16-120' (class count, input size).
+      init_seed: seed of every cell's initial weights.
+      strategy: 'auto', 'per-cell' or 'batched'.
+      chunk_size: cells per batched program call (rounded up to the device count).
+      weight_init: 'pytorch', 'kaiming', 'xavier' or 'zero'.
+      bias_init: 'pytorch', 'zero' or 'one'.
+      channels: channels of the first stage (16 in the benchmark; smaller for tests).
+      cells_per_stage: cells per stage (5 in the benchmark).
+    """
+
+    proxies: tuple[str, ...] = tuple(registry.all_names())
+    dataset: str = "cifar10"
+    init_seed: int = 0
+    strategy: str = "auto"
+    chunk_size: int | None = None
+    weight_init: str = "pytorch"
+    bias_init: str = "pytorch"
+    channels: int = 16
+    cells_per_stage: int = 5
+
+    def __post_init__(self):
+        object.__setattr__(self, "proxies", registry.resolve(self.proxies))
+        object.__setattr__(self, "dataset", benchmark.dataset_info(self.dataset).name)
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; expected one of {', '.join(STRATEGIES)}")
+
+    @property
+    def needs_data(self) -> bool:
+        return any(registry.PROXIES[registry.base_proxy(n)].needs_data for n in self.proxies)
+
+
+def cell_key(init_seed: int, index: int) -> jax.Array:
+    """The key of a cell's initial weights."""
+    return jax.random.fold_in(jax.random.key(init_seed), index)
+
+
+def _to_nhwc(x: np.ndarray) -> jax.Array:
+    return jnp.asarray(np.transpose(np.asarray(x, np.float32), (0, 2, 3, 1)))
+
+
+class Scorer:
+    """Scores cells with the proxies of a :class:`ScoreConfig`.
+
+    Args:
+      config: what to compute.
+      x: (N, 3, H, W) normalised images (NCHW, as the reference and batch files);
+        may be None when only data-free proxies are asked for.
+      y: (N,) integer labels.
+    """
+
+    def __init__(self, config: ScoreConfig, x: np.ndarray | None = None, y: np.ndarray | None = None):
+        self.config = config
+        info = benchmark.dataset_info(config.dataset)
+        self.num_classes, self.image_size = info.num_classes, info.image_size
+        if x is None:
+            if config.needs_data:
+                raise ValueError("the selected proxies need a minibatch (x, y)")
+            x = np.zeros((1, 3, self.image_size, self.image_size), np.float32)
+            y = np.zeros((1,), np.int64)
+        if x.ndim != 4 or x.shape[1] != 3 or x.shape[2:] != (self.image_size, self.image_size):
+            raise ValueError(f"images must be (N, 3, {self.image_size}, {self.image_size}) for "
+                             f"{config.dataset}, got {tuple(x.shape)}")
+        self.x, self.y = _to_nhwc(x), jnp.asarray(np.asarray(y, np.int32))
+        self.f32_names, self.f64_names = split_names(config.proxies)
+        self._per_cell_cache: dict[tuple[int, ...], tuple[Any, Any]] = {}
+        self._batched: tuple[Any, Any] | None = None
+        self.devices = jax.local_devices()
+
+    def _network(self, arch: tuple[int, ...] | None) -> NB201Network:
+        c = self.config
+        return NB201Network(arch=arch, num_classes=self.num_classes, channels=c.channels,
+                            cells_per_stage=c.cells_per_stage, weight_init=c.weight_init, bias_init=c.bias_init)
+
+    def network(self, arch: Any = None) -> NB201Network:
+        """The network this scorer builds for ``arch`` (None: the arch-as-data network)."""
+        return self._network(None if arch is None else tuple(arch_to_ops(arch)))
+
+    def strategy_for(self, n_cells: int) -> str:
+        """The strategy ``auto`` resolves to for a run of ``n_cells`` cells."""
+        if self.config.strategy != "auto":
+            return self.config.strategy
+        on_cpu = self.devices[0].platform == "cpu"
+        return "per-cell" if on_cpu and n_cells <= PER_CELL_LIMIT_CPU else "batched"
+
+    # Per-cell programs.
+    def _per_cell_programs(self, ops: tuple[int, ...]):
+        if ops not in self._per_cell_cache:
+            model = self._network(ops)
+            f32_names, f64_names, size = self.f32_names, self.f64_names, self.image_size
+
+            def stage32(params, x, y):
+                return float32_stage(model, f32_names, params, None, x, y)
+
+            def stage64(params, jacobian):
+                return float64_stage(model, f64_names, params, None, size, jacobian)
+
+            self._per_cell_cache[ops] = (model, jax.jit(stage32), jax.jit(stage64))
+        return self._per_cell_cache[ops]
+
+    def score_params(self, arch: Any, params: Any) -> dict[str, float]:
+        """Scores one cell with given parameters (e.g. imported PyTorch weights)."""
+        ops = tuple(arch_to_ops(arch))
+        _, stage32, stage64 = self._per_cell_programs(ops)
+        return self._finish(ops, *self._run_stages(stage32, stage64, params))
+
+    def _run_stages(self, stage32, stage64, params, *extra):
+        out32 = stage32(params, *extra, self.x, self.y) if self.f32_names else {}
+        jacobian = out32.pop("jacobian", None) if self.f32_names else None
+        out64 = {}
+        if self.f64_names:
+            with jax.enable_x64(True):
+                out64 = stage64(params, *extra, jacobian)
+        return jax.device_get({**out32, **out64})
+
+    def _finish(self, ops: tuple[int, ...], values: dict[str, Any]) -> dict[str, float]:
+        row = {n: float(values[n]) for n in self.config.proxies if n in values}
+        bad = [n for n, v in row.items() if not math.isfinite(v)]
+        if bad:
+            warnings.warn(f"{', '.join(bad)} not finite for {ops_to_arch(ops)}: recorded as NaN",
+                          NumericalWarning, stacklevel=3)
+            row.update({n: math.nan for n in bad})
+        return row
+
+    # Batched program.
+    def _batched_programs(self):
+        if self._batched is None:
+            model = self._network(None)
+            f32_names, f64_names, size = self.f32_names, self.f64_names, self.image_size
+            x0 = jnp.zeros((1, size, size, 3), jnp.float32)
+
+            def init(key, ops):
+                return model.init(key, x0, ops)["params"]
+
+            def stage32(keys, ops, x, y):
+                return jax.vmap(lambda k, o: float32_stage(model, f32_names, init(k, o), o, x, y))(keys, ops)
+
+            def stage64(keys, ops, jacobian):
+                def one(k, o, j):
+                    return float64_stage(model, f64_names, init(k, o), o, size, j)
+                if jacobian is None:
+                    return jax.vmap(lambda k, o: one(k, o, None))(keys, ops)
+                return jax.vmap(one)(keys, ops, jacobian)
+
+            self._batched = (jax.jit(stage32), jax.jit(stage64))
+        return self._batched
+
+    def _chunk_size(self) -> int:
+        n_dev = len(self.devices)
+        size = self.config.chunk_size or (1 if self.devices[0].platform == "cpu" else 32) * n_dev
+        return -(-size // n_dev) * n_dev
+
+    def score(self, cells: Sequence[tuple[int, str | Sequence[int]]]) -> Iterator[dict[str, Any]]:
+        """Scores cells, yielding one row per cell in input order.
+
+        Args:
+          cells: (benchmark index, arch) pairs.
+
+        Yields:
+          {'index', 'arch', <proxy>: float, ...}, NaN where a proxy failed numerically.
+        """
+        cells = [(int(i), tuple(arch_to_ops(a))) for i, a in cells]
+        if self.strategy_for(len(cells)) == "per-cell":
+            for index, ops in cells:
+                model, stage32, stage64 = self._per_cell_programs(ops)
+                params = model.init(cell_key(self.config.init_seed, index), self.x[:1])["params"]
+                values = self._run_stages(stage32, stage64, params)
+                yield {"index": index, "arch": ops_to_arch(ops), **self._finish(ops, values)}
+            return
+        stage32, stage64 = self._batched_programs()
+        chunk = self._chunk_size()
+        mesh = Mesh(np.array(self.devices), ("cells",))
+        shard = NamedSharding(mesh, PartitionSpec("cells"))
+        for start in range(0, len(cells), chunk):
+            part = cells[start:start + chunk]
+            padded = part + [part[-1]] * (chunk - len(part))
+            keys = jax.device_put(jnp.stack([cell_key(self.config.init_seed, i) for i, _ in padded]), shard)
+            ops = jax.device_put(jnp.asarray([o for _, o in padded], jnp.int32), shard)
+            values = self._run_stages(stage32, stage64, keys, ops)
+            for j, (index, cell_ops) in enumerate(part):
+                row_values = {n: v[j] for n, v in values.items()}
+                yield {"index": index, "arch": ops_to_arch(cell_ops), **self._finish(cell_ops, row_values)}
+
+
+def score_cells(cells: Sequence[tuple[int, Any]], config: ScoreConfig,
+                x: np.ndarray | None = None, y: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Scores cells and returns the rows (see :meth:`Scorer.score`)."""
+    return list(Scorer(config, x, y).score(cells))

@@ -1,0 +1,195 @@
+"""Command line: score NAS-Bench-201 cells with zero-cost proxies.
+
+    python -m zcjax.score --sample 8 --seed 0 --proxies all --output scores.jsonl
+
+One row per cell: ``index``, ``arch``, one field per proxy (NaN as null), and
+the benchmark accuracies of the chosen dataset. Rows are written as they are
+scored; ``--resume`` continues an interrupted run without losing or
+duplicating a row. Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import registry
+from .data import DataError, get_minibatch, load_batch_file
+from .engine import STRATEGIES, ScoreConfig, Scorer
+from .results import RowWriter
+from .spaces.nb201 import benchmark
+from .spaces.nb201.arch import NUM_ARCHS, arch_to_ops
+from .spaces.nb201.network import BIAS_INITS, WEIGHT_INITS
+
+
+class UsageError(ValueError):
+    """A bad combination of command-line arguments."""
+
+
+def select_cells(arch: Sequence[str] = (), archs_file: str | None = None, indices: str | None = None,
+                 sample: int | None = None, seed: int = 0, all_cells: bool = False) -> list[tuple[int, str]]:
+    """The (benchmark index, arch string) pairs a run scores, in order, without duplicates.
+
+    Raises:
+      UsageError / ValueError / FileNotFoundError: with a message naming the problem.
+    """
+    cells: list[int] = []
+    for a in arch:
+        cells.append(benchmark.index_of(a))
+    if archs_file is not None:
+        if not os.path.isfile(archs_file):
+            raise FileNotFoundError(f"no such archs file: {archs_file}")
+        with open(archs_file) as f:
+            for n, line in enumerate(f, 1):
+                if line.strip() and not line.lstrip().startswith("#"):
+                    try:
+                        cells.append(benchmark.index_of(line.strip()))
+                    except ValueError as err:
+                        raise ValueError(f"{archs_file} line {n}: {err}") from None
+    if indices is not None:
+        cells.extend(benchmark.parse_indices(indices))
+    if sample is not None:
+        if not 0 < sample <= NUM_ARCHS:
+            raise UsageError(f"--sample must be between 1 and {NUM_ARCHS}, got {sample}")
+        cells.extend(int(i) for i in np.random.default_rng(seed).choice(NUM_ARCHS, sample, replace=False))
+    if all_cells:
+        cells.extend(range(NUM_ARCHS))
+    if not cells:
+        raise UsageError("no cells selected: use --arch, --archs-file, --indices, --sample or --all")
+    unique = list(dict.fromkeys(cells))
+    return [(i, benchmark.arch_at(i)) for i in unique]
+
+
+def output_columns(proxies: Sequence[str], dataset: str) -> list[str]:
+    """Column order of the results: index, arch, proxies, accuracies."""
+    return ["index", "arch", *proxies, *benchmark.accuracy_columns(dataset)]
+
+
+def run_scoring(cells: Sequence[tuple[int, str]], config: ScoreConfig, output: str = "-", *,
+                x: np.ndarray | None = None, y: np.ndarray | None = None, resume: bool = False,
+                torch_weights: str | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Scores cells and writes each row to ``output`` as soon as it is ready.
+
+    Args:
+      cells: (index, arch) pairs, e.g. from :func:`select_cells`.
+      config: proxies, dataset, seeds, strategy.
+      output: .jsonl or .csv path, or '-' for JSON lines on stdout.
+      x: (N, 3, H, W) normalised minibatch; y: its labels. Needed by data proxies.
+      resume: skip the cells already in ``output``.
+      torch_weights: PyTorch-layout weights for the single cell.
+      progress: show a progress bar on stderr.
+
+    Returns:
+      The rows scored in this call.
+    """
+    from tqdm.auto import tqdm
+
+    accuracy = benchmark.accuracy_columns(config.dataset)
+    rows = []
+    with RowWriter(output, output_columns(config.proxies, config.dataset), resume=resume) as writer:
+        todo = [(i, a) for i, a in cells if i not in writer.done]
+        if resume and len(todo) < len(cells):
+            print(f"resuming {output}: {len(cells) - len(todo)} of {len(cells)} cells already scored",
+                  file=sys.stderr)
+        scorer = Scorer(config, x, y)
+        if torch_weights is not None:
+            from .spaces.nb201.torch_weights import load_state_dict, params_from_torch
+
+            if len(cells) != 1:
+                raise UsageError("--torch-weights needs exactly one --arch")
+            index, arch = cells[0]
+            params = params_from_torch(load_state_dict(torch_weights), scorer.network(arch))
+            stream = ({"index": index, "arch": arch, **scorer.score_params(arch, params)} for _ in todo)
+        else:
+            stream = scorer.score(todo)
+        bar = tqdm(total=len(todo), unit="cell", disable=not progress or not todo, file=sys.stderr,
+                   desc=f"scoring ({scorer.strategy_for(len(todo))})")
+        for row in stream:
+            row.update({c: float(v[row["index"]]) for c, v in accuracy.items()})
+            writer.write(row)
+            rows.append(row)
+            bar.update()
+        bar.close()
+    return rows
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m zcjax.score", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--space", default="nb201", choices=["nb201"], help="search space (default nb201)")
+    p.add_argument("--dataset", default="cifar10", help="cifar10 | cifar100 | ImageNet16-120 (default cifar10)")
+    cells = p.add_argument_group("cells (any combination; duplicates are scored once)")
+    cells.add_argument("--arch", action="append", default=[], metavar="STR", help="an arch string (repeatable)")
+    cells.add_argument("--archs-file", metavar="FILE", help="one arch string per line")
+    cells.add_argument("--indices", metavar="SPEC", help="benchmark indices, e.g. 0-99,200")
+    cells.add_argument("--sample", type=int, metavar="N", help="N cells drawn at random (with --seed)")
+    cells.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    cells.add_argument("--all", action="store_true", help="all 15,625 cells")
+    p.add_argument("--proxies", default="all",
+                   help="comma-separated names, 'all' or 'data-free' (default all); known: "
+                        + ", ".join(registry.all_names()))
+    data = p.add_argument_group("data")
+    data.add_argument("--batch-size", type=int, default=64, help="minibatch size (default 64)")
+    data.add_argument("--data-dir", help="folder with cifar-10-batches-py, cifar-100-python or ImageNet16 pickles "
+                                         "(default: the CIFAR-10 images shipped in the package)")
+    data.add_argument("--data-seed", type=int, default=None,
+                      help="draw the minibatch at random with this seed (default: the first images)")
+    data.add_argument("--batch-file", help=".npz with x (N,3,H,W) float32 normalised and y (N,) int")
+    init = p.add_argument_group("weights")
+    init.add_argument("--init-seed", type=int, default=0, help="seed of every cell's initial weights (default 0)")
+    init.add_argument("--weight-init", default="pytorch", choices=WEIGHT_INITS)
+    init.add_argument("--bias-init", default="pytorch", choices=BIAS_INITS)
+    init.add_argument("--torch-weights", metavar="FILE", help="PyTorch-layout weights (.npz/.pt) for one --arch")
+    run = p.add_argument_group("run")
+    run.add_argument("--output", "-o", default="-", help=".jsonl or .csv file, or - for JSON lines on stdout")
+    run.add_argument("--resume", action="store_true", help="continue an interrupted run in --output")
+    run.add_argument("--strategy", default="auto", choices=STRATEGIES, help="compiled-program strategy")
+    run.add_argument("--chunk-size", type=int, help="cells per batched program call")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (0, or 2 with a one-line message on stderr)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = ScoreConfig(proxies=args.proxies, dataset=args.dataset, init_seed=args.init_seed,
+                             strategy=args.strategy, chunk_size=args.chunk_size,
+                             weight_init=args.weight_init, bias_init=args.bias_init)
+        cells = select_cells(args.arch, args.archs_file, args.indices, args.sample, args.seed, args.all)
+        if args.torch_weights and (len(args.arch) != 1 or len(cells) != 1):
+            raise UsageError("--torch-weights needs exactly one --arch and no other cell selection")
+        if args.resume and args.output == "-":
+            raise UsageError("--resume needs an --output file")
+        if args.batch_size < 1:
+            raise UsageError(f"--batch-size must be positive, got {args.batch_size}")
+        x = y = None
+        if config.needs_data:
+            info = benchmark.dataset_info(config.dataset)
+            if args.batch_file:
+                x, y = load_batch_file(args.batch_file, image_size=info.image_size, num_classes=info.num_classes)
+            else:
+                x, y = get_minibatch(config.dataset, args.batch_size, data_dir=args.data_dir, seed=args.data_seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
+            run_scoring(cells, config, args.output, x=x, y=y, resume=args.resume,
+                        torch_weights=args.torch_weights, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError, IndexError, DataError) as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted; rerun with --resume to continue", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
