@@ -1,0 +1,46 @@
+"""Sharding over several devices gives the same scores as one device.
+
+Each run is its own process: the virtual CPU device count must be set before JAX starts.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+SCRIPT = """
+import json, sys, warnings
+import jax, numpy as np
+import zcjax
+from zcjax.data import get_minibatch
+from zcjax.spaces import nb201
+warnings.simplefilter("ignore")
+x, y = get_minibatch("cifar10", 8)
+config = zcjax.ScoreConfig(proxies="snip,grasp,jacob_cov,synflow,params,snip_ssnr", strategy="batched",
+                           chunk_size=int(sys.argv[1]), channels=4, cells_per_stage=1)
+cells = [(i, nb201.arch_at(i)) for i in (0, 1, 2, 3, 4, 5, 6)]
+rows = zcjax.score_cells(cells, config, x, y)
+print(json.dumps({"devices": jax.device_count(), "rows": rows}))
+"""
+
+
+def _run(devices: int, chunk: int) -> dict:
+    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", SCRIPT, str(chunk)], env=env, capture_output=True, text=True,
+                         check=True, timeout=600)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_sharded_scores_equal_single_device():
+    single = _run(1, 1)
+    sharded = _run(4, 4)  # 7 cells over 4 devices: the last chunk is padded
+    assert single["devices"] == 1 and sharded["devices"] == 4
+    assert [r["index"] for r in sharded["rows"]] == [r["index"] for r in single["rows"]]
+    for a, b in zip(single["rows"], sharded["rows"]):
+        for name, value in a.items():
+            if name in ("index", "arch"):
+                assert value == b[name]
+            else:
+                np.testing.assert_allclose(b[name], value, rtol=2e-5, err_msg=f"{name} of {a['arch']}")
