@@ -18,7 +18,7 @@ from zcjax.data import get_minibatch
 from zcjax.spaces import nb201
 warnings.simplefilter("ignore")
 x, y = get_minibatch("cifar10", 8)
-config = zcjax.ScoreConfig(proxies="snip,grasp,jacob_cov,synflow,params,snip_ssnr", strategy="batched",
+config = zcjax.ScoreConfig(proxies="snip,jacob_cov,synflow,params,snip_ssnr", strategy="batched",
                            chunk_size=int(sys.argv[1]), channels=4, cells_per_stage=1)
 cells = [(i, nb201.arch_at(i)) for i in (0, 1, 2, 3, 4, 5, 6)]
 rows = zcjax.score_cells(cells, config, x, y)

@@ -148,7 +148,7 @@ class Scorer:
         """Scores one cell with given parameters (e.g. imported PyTorch weights)."""
         ops = tuple(arch_to_ops(arch))
         _, stage32, stage64 = self._per_cell_programs(ops)
-        return self._finish(ops, *self._run_stages(stage32, stage64, params))
+        return self._finish(ops, self._run_stages(stage32, stage64, params))
 
     def _run_stages(self, stage32, stage64, params, *extra):
         out32 = stage32(params, *extra, self.x, self.y) if self.f32_names else {}

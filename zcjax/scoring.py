@@ -28,7 +28,7 @@ import optax
 from .proxies._tree import Tree, kernels, layer_sums, map_layers, replace_kernels, tree_total
 from .proxies.fisher import fisher_saliency
 from .proxies.gradient import grad_norm_layers, plain_saliency, snip_saliency
-from .proxies.hessian import grasp_saliency
+from .proxies.hessian import grasp_saliency, hessian_vector_product
 from .proxies.jacobian import jacob_cov_score
 from .proxies.ssnr import ssnr
 from .proxies.static import flops_layers, l2_norm_layers, param_count
@@ -105,34 +105,27 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
                                         mutable=["intermediates"])
             return logits, state["intermediates"]
 
-        def gradients(w, pert):
-            """(dL/dW, dL/dz), with the activations and input Jacobian from the same forward pass."""
-            logits, backward, intermediates = jax.vjp(forward, replace_kernels(params, w), pert, x, has_aux=True)
-            grad_params, grad_pert, _ = backward(jax.grad(cross_entropy)(logits, y))
-            jacobian = backward(jnp.ones_like(logits))[2] if "jacobian" in passes else None
-            return (kernels(grad_params), grad_pert), (intermediates, jacobian)
-
-        if "hessian" in passes:
-            # Linearising the gradient shares its forward and backward pass with
-            # the Hessian-vector product (forward-over-reverse): H g = d/dt grad(W + t g).
-            (grads, grad_pert), tangent, (intermediates, jacobian) = jax.linearize(
-                gradients, weights, perturbations, has_aux=True)
-            saliencies["grasp"] = grasp_saliency(
-                weights, tangent(grads, jax.tree.map(jnp.zeros_like, perturbations))[0])
-        else:
-            (grads, grad_pert), (intermediates, jacobian) = gradients(weights, perturbations)
+        logits, backward, intermediates = jax.vjp(forward, params, perturbations, x, has_aux=True)
         activations = map_layers(lambda _, it: it["z"][0], params, intermediates)
-        activation_grads = map_layers(lambda _, g: g["z"], params, grad_pert)
-        if "grad_norm" in wanted:
-            layer_values["grad_norm"] = grad_norm_layers(grads)
-        if "snip" in wanted:
-            saliencies["snip"] = snip_saliency(weights, grads)
-        if "plain" in wanted:
-            saliencies["plain"] = plain_saliency(weights, grads)
-        if "fisher" in wanted:
-            saliencies["fisher"] = fisher_saliency(weights, activations, activation_grads)
-        if jacobian is not None:
-            extra["jacobian"] = jacobian
+        if "loss" in passes or "hessian" in passes:
+            grad_params, grad_pert, _ = backward(jax.grad(cross_entropy)(logits, y))
+            grads = kernels(grad_params)
+            activation_grads = map_layers(lambda _, g: g["z"], params, grad_pert)
+            if "grad_norm" in wanted:
+                layer_values["grad_norm"] = grad_norm_layers(grads)
+            if "snip" in wanted:
+                saliencies["snip"] = snip_saliency(weights, grads)
+            if "plain" in wanted:
+                saliencies["plain"] = plain_saliency(weights, grads)
+            if "fisher" in wanted:
+                saliencies["fisher"] = fisher_saliency(weights, activations, activation_grads)
+            if "grasp" in wanted:
+                def loss_of_weights(w):
+                    return cross_entropy(model.apply({"params": replace_kernels(params, w)},
+                                                     *_call_args(x, ops)), y)
+                saliencies["grasp"] = grasp_saliency(weights, hessian_vector_product(loss_of_weights, weights, grads))
+        if "jacobian" in passes:
+            extra["jacobian"] = backward(jnp.ones_like(logits))[2]
     if "l2_norm" in wanted:
         layer_values["l2_norm"] = l2_norm_layers(weights)
     out = _results([n for n in names if n != "jacob_cov"], saliencies, layer_values, mask, per_layer)

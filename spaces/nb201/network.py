@@ -84,7 +84,11 @@ class BatchStatNorm(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         axes = tuple(range(x.ndim - 1))
-        mean = x.mean(axes)
+        # Mean around a per-channel shift: exact for a constant input (a dead edge),
+        # as PyTorch's double-precision accumulation is; its 1/sqrt(eps) gradient
+        # would otherwise amplify the rounding of the mean.
+        shift = jax.lax.stop_gradient(x[(0,) * (x.ndim - 1)])
+        mean = shift + (x - shift).mean(axes)
         var = jnp.square(x - mean).mean(axes)
         y = (x - mean) * jax.lax.rsqrt(var + BN_EPS)
         if self.affine:

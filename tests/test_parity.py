@@ -1,0 +1,125 @@
+"""Parity with the PyTorch reference on the golden cells (tests/data/golden_nb201/README.md)."""
+
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import GOLDEN_DIR
+from zcjax import ScoreConfig, Scorer, float64_stage
+from zcjax.proxies._tree import flatten_layers
+from zcjax.spaces.nb201 import NB201Network, arch_to_ops, load_torch_params, to_mixed_params, torch_module_name
+
+SSNR_NAMES = {"overall": "_ssnr", "layerwise": "_ssnr_layerwise"}
+
+
+def assert_matches(ours: dict, ref: dict, *, skip=()):
+    """Every golden measure and SSNR value, at the golden README's tolerance."""
+    snip = ref["measures"]["snip"]
+    for name, expected in ref["measures"].items():
+        value = ours[name]
+        if math.isnan(expected):
+            assert math.isnan(value), name
+            continue
+        tol = 2e-3 * abs(expected)
+        if name in ("plain", "grasp"):
+            tol = max(tol, 1e-3 * abs(snip))
+        assert abs(value - expected) <= tol, f"{name}: ours {value}, reference {expected}"
+    for saliency, values in ref["ssnr"].items():
+        for kind, expected in values.items():
+            name = saliency + SSNR_NAMES[kind]
+            if name in skip:
+                continue
+            tol = 2e-3 * abs(expected)
+            if name.startswith("grasp_ssnr") and ref["measures"]["grasp"] != 0:
+                # Numerators are signed grasp sums: the README's slack on that sum
+                # (1e-3 x snip) carried through the division by std.
+                tol = max(tol, 1e-3 * abs(snip) * abs(expected / ref["measures"]["grasp"]))
+            assert abs(ours[name] - expected) <= tol, f"{name}: ours {ours[name]}, reference {expected}"
+
+
+def _score_golden(k, golden, golden_batch):
+    ref = golden[k]
+    _, params = load_torch_params(os.path.join(GOLDEN_DIR, f"weights_{k}.npz"), ref["arch"])
+    x, y = golden_batch
+    return ref, params, Scorer(ScoreConfig(strategy="per-cell"), x, y).score_params(ref["arch"], params)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", range(10))
+def test_golden_parity_per_cell(k, golden, golden_batch):
+    ref, params, ours = _score_golden(k, golden, golden_batch)
+    if k == 2:
+        # All skip_connect: the reduction convolutions' exact synflow gradient is 0 (their
+        # BatchNorm output has zero spatial mean and all that follows is linear), so the
+        # reference's layer-wise SSNR adds sum/std terms of float64 rounding noise.
+        assert_matches(ours, ref, skip=("synflow_ssnr_layerwise",))
+        expected = ref["ssnr"]["synflow"]["layerwise"]
+        assert abs(ours["synflow_ssnr_layerwise"] - expected) <= 0.1 * expected
+        model = NB201Network(arch=tuple(arch_to_ops(ref["arch"])))
+        with jax.enable_x64(True):
+            out = float64_stage(model, ["synflow"], params, None, 32, per_layer=True)
+        layers = {torch_module_name(p): float(v) for p, v in flatten_layers(out["per_layer"]["synflow"]).items()}
+        for r in (1, 2):
+            for conv in ("conv_a", "conv_b"):
+                assert layers[f"reduction{r}.{conv}.op.1"] < 1e-15 * float(out["synflow"])
+    else:
+        assert_matches(ours, ref)
+
+
+def test_golden_per_layer_sums(golden, golden_batch):
+    ref = golden[0]
+    _, params = load_torch_params(os.path.join(GOLDEN_DIR, "weights_0.npz"), ref["arch"])
+    model = NB201Network(arch=tuple(arch_to_ops(ref["arch"])))
+    from zcjax import float32_stage
+    x, y = golden_batch
+    names = ["grad_norm", "snip", "fisher"]
+    out = jax.jit(lambda p: float32_stage(model, names, p, None, jnp.asarray(x.transpose(0, 2, 3, 1)),
+                                          jnp.asarray(y), per_layer=True))(params)
+    for name in names:
+        ours = {torch_module_name(p): float(v) for p, v in flatten_layers(out["per_layer"][name]).items()}
+        total = ref["measures"][name]
+        for layer, expected in ref["per_layer"][name].items():
+            assert abs(ours.get(layer, 0.0) - expected) <= 2e-3 * abs(expected) + 1e-6 * total, (name, layer)
+
+
+@pytest.mark.slow
+def test_golden_parity_arch_as_data(golden, golden_batch):
+    """The one batched program (architecture as data) reproduces the reference too."""
+    from zcjax.scoring import float32_stage, split_names
+    from zcjax.registry import all_names
+
+    f32, f64 = split_names(all_names())
+    model = NB201Network(arch=None)
+    x, y = golden_batch
+    xh, yh = jnp.asarray(x.transpose(0, 2, 3, 1)), jnp.asarray(y)
+    stage32 = jax.jit(lambda p, o: float32_stage(model, f32, p, o, xh, yh))
+    with jax.enable_x64(True):
+        stage64 = jax.jit(lambda p, o, j: float64_stage(model, f64, p, o, 32, j))
+    for k in (0, 3, 9):
+        ref = golden[k]
+        _, params = load_torch_params(os.path.join(GOLDEN_DIR, f"weights_{k}.npz"), ref["arch"])
+        mixed = to_mixed_params(params)
+        ops = jnp.asarray(arch_to_ops(ref["arch"]), jnp.int32)
+        out = stage32(mixed, ops)
+        with jax.enable_x64(True):
+            out64 = stage64(mixed, ops, out.pop("jacobian"))
+        assert_matches({n: float(v) for n, v in {**out, **out64}.items()}, ref)
+
+
+def test_params_and_flops_of_golden_cell_0():
+    # cell 0: five nor_conv_3x3 and one skip per cell; C = 16, 32, 64 at 32, 16, 8 pixels.
+    model = NB201Network(arch=tuple(arch_to_ops("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+"
+                                                "|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")))
+    scorer = Scorer(ScoreConfig(proxies="params,flops", strategy="per-cell"))
+    row = next(scorer.score([(0, model.arch)]))
+    convs = sum(5 * 5 * (9 * c * c + c) for c in (16, 32, 64))
+    reductions = sum(9 * a * b + 2 * b + 9 * b * b + 2 * b + a * b for a, b in ((16, 32), (32, 64)))
+    params = 3 * 9 * 16 + 2 * 16 + convs + reductions + 2 * 64 + 64 * 10 + 10
+    assert row["params"] == params
+    flops = (32 * 32 * 27 * 16 + sum(5 * 5 * s * s * 9 * c * c for s, c in ((32, 16), (16, 32), (8, 64)))
+             + sum(s * s * (9 * a * b + 9 * b * b + a * b) for s, a, b in ((16, 16, 32), (8, 32, 64))) + 640)
+    assert row["flops"] == flops
