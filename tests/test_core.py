@@ -1,0 +1,202 @@
+"""Property tests of the proxies and the engine, on small networks."""
+
+import math
+import warnings
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import zcjax
+from zcjax.data import get_minibatch
+from zcjax.proxies.hessian import hessian_vector_product
+from zcjax.proxies.jacobian import jacob_cov_score
+from zcjax.proxies.ssnr import ssnr
+from zcjax.proxies.synflow import synflow_saliency
+from zcjax.scoring import cross_entropy, float32_stage
+from zcjax.spaces import nb201
+import zcjax.spaces.nb201.network  # noqa: F401
+
+SMALL = dict(channels=4, cells_per_stage=1)
+ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+
+
+@pytest.fixture(scope="module")
+def batch():
+    x, y = get_minibatch("cifar10", 8)
+    return jnp.asarray(x.transpose(0, 2, 3, 1)), jnp.asarray(y)
+
+
+def small_net(arch=None):
+    return nb201.NB201Network(arch=None if arch is None else nb201.arch_to_ops(arch), **SMALL)
+
+
+def test_hvp_equals_finite_difference_of_gradients(batch):
+    # A smooth network: across ReLU kinks a finite difference of gradients does not
+    # converge (each crossed kink adds a jump / eps). The NB201 HVP is checked by grasp parity.
+    from flax import linen as nn
+
+    class Smooth(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            x = jnp.tanh(nb201.network.BatchStatNorm()(nn.Conv(4, (3, 3))(x)))
+            x = jnp.tanh(nn.Conv(4, (3, 3), strides=2)(x)).mean(axis=(1, 2))
+            return nn.Dense(10)(x)
+
+    x, y = batch
+    with jax.enable_x64(True):
+        xs = x.astype(jnp.float64)
+        model = Smooth()
+        params = jax.tree.map(lambda p: p.astype(jnp.float64), model.init(jax.random.key(0), xs)["params"])
+
+        def loss(p):
+            return cross_entropy(model.apply({"params": p}, xs), y)
+
+        v = jax.tree.map(lambda a: jax.random.normal(jax.random.key(a.size), a.shape, a.dtype), params)
+        hv = hessian_vector_product(loss, params, v)
+        eps = 1e-5
+        grad = jax.grad(loss)
+        plus = grad(jax.tree.map(lambda a, b: a + eps * b, params, v))
+        minus = grad(jax.tree.map(lambda a, b: a - eps * b, params, v))
+        fd = jax.tree.map(lambda p, m: (p - m) / (2 * eps), plus, minus)
+        scale = max(float(jnp.abs(b).max()) for b in jax.tree.leaves(fd))
+        for a, b in zip(jax.tree.leaves(hv), jax.tree.leaves(fd)):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-8 * scale)
+
+
+def test_snip_bounds_plain_and_grad_norm_nonnegative(batch):
+    x, y = batch
+    model = small_net("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|")
+    params = model.init(jax.random.key(1), x[:1])["params"]
+    out = float32_stage(model, ["snip", "plain", "grad_norm", "l2_norm"], params, None, x, y)
+    assert out["snip"] >= abs(out["plain"])
+    assert out["grad_norm"] > 0 and out["l2_norm"] > 0
+    chex.assert_type([out["snip"], out["plain"]], jnp.float32)
+
+
+def test_arch_as_data_equals_static_network(batch):
+    x, y = batch
+    names = ["grad_norm", "snip", "grasp", "fisher", "plain", "l2_norm", "params", "flops", "snip_ssnr_layerwise"]
+    mixed = small_net()
+    stage = jax.jit(lambda p, o: float32_stage(mixed, names, p, o, x, y))
+    for arch in ("|nor_conv_1x1~0|+|avg_pool_3x3~0|nor_conv_3x3~1|+|none~0|nor_conv_1x1~1|avg_pool_3x3~2|",
+                 "|skip_connect~0|+|nor_conv_3x3~0|none~1|+|nor_conv_1x1~0|skip_connect~1|nor_conv_3x3~2|"):
+        static = small_net(arch)
+        params = static.init(jax.random.key(2), x[:1])["params"]
+        ops = jnp.asarray(nb201.arch_to_ops(arch), jnp.int32)
+        mixed_params = nb201.to_mixed_params(params, **SMALL)
+        np.testing.assert_allclose(mixed.apply({"params": mixed_params}, x, ops), static.apply({"params": params}, x),
+                                   rtol=1e-5, atol=1e-6)
+        a, b = float32_stage(static, names, params, None, x, y), stage(mixed_params, ops)
+        for n in names:
+            np.testing.assert_allclose(b[n], a[n], rtol=1e-4, err_msg=n)
+
+
+def test_same_key_same_weights_in_both_networks(batch):
+    x, _ = batch
+    arch = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|"
+    static = small_net(arch).init(jax.random.key(3), x[:1])["params"]
+    mixed = small_net().init(jax.random.key(3), x[:1], jnp.asarray(nb201.arch_to_ops(arch)))["params"]
+    for path, leaf in jax.tree_util.tree_flatten_with_path(static)[0]:
+        other = mixed
+        for p in path:
+            other = other[p.key]
+        np.testing.assert_array_equal(leaf, other)
+
+
+def test_pytorch_default_init_bounds(batch):
+    params = small_net("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+                       ).init(jax.random.key(4), batch[0][:1])["params"]
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        name = path[-1].key
+        module = params
+        for p in path[:-1]:
+            module = module[p.key]
+        if name in ("kernel", "bias") and "kernel" in module:
+            fan_in = math.prod(module["kernel"].shape[:-1])
+            assert float(jnp.abs(leaf).max()) <= 1 / math.sqrt(fan_in) + 1e-7
+
+
+def test_synflow_needs_x64_and_is_float64(batch):
+    model = small_net("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|")
+    params = model.init(jax.random.key(5), batch[0][:1])["params"]
+    with pytest.raises(RuntimeError, match="float64"):
+        synflow_saliency(model.synflow_variant(), params, None, 32)
+    with jax.enable_x64(True):
+        sal = synflow_saliency(model.synflow_variant(), params, None, 32)
+    assert all(leaf.dtype == jnp.float64 and bool(jnp.all(leaf >= 0)) for leaf in jax.tree.leaves(sal))
+    assert jnp.zeros(1).dtype == jnp.float32  # the scope did not leak
+
+
+def test_ssnr_known_values():
+    a = jnp.asarray([1.0, 2.0, 3.0, 4.0])
+    b = jnp.full((3,), 2.0)
+    sal = {"a": {"kernel": a}, "b": {"kernel": b}}
+    on = jnp.float32(1.0)
+    overall, layerwise = ssnr(sal, {"a": {"kernel": on}, "b": {"kernel": on}})
+    every = np.concatenate([np.asarray(a), np.asarray(b)])
+    np.testing.assert_allclose(overall, every.sum() / every.std(), rtol=1e-6)
+    np.testing.assert_allclose(layerwise, 10 / np.std([1, 2, 3, 4]), rtol=1e-6)  # b has std 0: left out
+    overall, layerwise = ssnr(sal, {"a": {"kernel": jnp.float32(0)}, "b": {"kernel": on}})
+    assert float(overall) == 0 and float(layerwise) == 0  # only b counts, and its std is 0
+
+
+def test_jacob_cov_matches_numpy_and_nan_for_constant_row():
+    rng = np.random.default_rng(0)
+    jac = rng.normal(size=(16, 48)) + rng.normal(size=(1, 48))
+    corr = np.corrcoef(jac)
+    v = np.linalg.eigvalsh(corr)
+    expected = -np.sum(np.log(v + 1e-5) + 1 / (v + 1e-5))
+    with jax.enable_x64(True):
+        np.testing.assert_allclose(jacob_cov_score(jnp.asarray(jac)), expected, rtol=1e-9)
+        jac[3] = 0.5
+        assert math.isnan(float(jacob_cov_score(jnp.asarray(jac))))
+
+
+def test_population_equals_loop_and_degenerate_cell_is_nan_with_warning():
+    x, y = get_minibatch("cifar10", 8)
+    cells = [(nb201.index_of(a), a) for a in (ALL_NONE, nb201.arch_at(0), nb201.arch_at(77), nb201.arch_at(9000))]
+    names = "snip,jacob_cov,synflow,params,synflow_ssnr"
+    rows = {}
+    for strategy, chunk in (("per-cell", None), ("batched", 1), ("batched", 4)):
+        config = zcjax.ScoreConfig(proxies=names, strategy=strategy, chunk_size=chunk, **SMALL)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rows[strategy, chunk] = zcjax.score_cells(cells, config, x, y)
+        assert any(issubclass(w.category, zcjax.NumericalWarning) and "jacob_cov" in str(w.message) for w in caught)
+    loop = rows["per-cell", None]
+    assert math.isnan(loop[0]["jacob_cov"]) and loop[0]["snip"] == 0
+    assert all(math.isfinite(r["jacob_cov"]) for r in loop[1:])
+    for other in (rows["batched", 1], rows["batched", 4]):
+        for a, b in zip(loop, other):
+            assert a["index"] == b["index"]
+            for n in ("snip", "jacob_cov", "synflow", "params", "synflow_ssnr"):
+                np.testing.assert_allclose(b[n], a[n], rtol=2e-4, err_msg=f"{n} {a['arch']}")
+
+
+def test_a_cell_scores_the_same_whatever_else_is_in_the_run():
+    config = zcjax.ScoreConfig(proxies="synflow,l2_norm", strategy="batched", chunk_size=2, **SMALL)
+    cell = (123, nb201.arch_at(123))
+    alone = zcjax.score_cells([cell], config)[0]
+    among = [r for r in zcjax.score_cells([(5, nb201.arch_at(5)), cell, (9, nb201.arch_at(9))], config)
+             if r["index"] == 123][0]
+    assert alone == among
+
+
+def test_registry_resolve():
+    assert zcjax.resolve("all") == tuple(zcjax.all_names())
+    free = zcjax.resolve("data-free")
+    assert "synflow" in free and "params" in free and "snip" not in free and "synflow_ssnr" in free
+    assert zcjax.resolve("snip, synflow,snip") == ("snip", "synflow")
+    with pytest.raises(ValueError, match="unknown proxy name.*bogus.*valid: all, data-free, grad_norm"):
+        zcjax.resolve("snip,bogus")
+
+
+def test_data_proxies_need_data():
+    with pytest.raises(ValueError, match="need a minibatch"):
+        zcjax.Scorer(zcjax.ScoreConfig(proxies="snip"))
+    with pytest.raises(ValueError, match=r"images must be \(N, 3, 16, 16\)"):
+        zcjax.Scorer(zcjax.ScoreConfig(proxies="snip", dataset="ImageNet16-120"),
+                     np.zeros((2, 3, 32, 32), np.float32), np.zeros(2, np.int64))

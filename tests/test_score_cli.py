@@ -1,0 +1,102 @@
+"""End-to-end tests of `python -m zcjax.score`."""
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import GOLDEN_DIR
+from zcjax.data import save_batch_file
+from zcjax.score import main
+from zcjax.spaces import nb201
+
+ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+FREE = ["--proxies", "params,flops,l2_norm,synflow", "--no-progress", "--strategy", "per-cell"]
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+def test_data_free_jsonl_and_csv(tmp_path):
+    out = tmp_path / "s.jsonl"
+    assert main(["--indices", "0-2", *FREE, "--output", str(out)]) == 0
+    rows = read_jsonl(out)
+    assert [r["index"] for r in rows] == [0, 1, 2]
+    assert list(rows[0]) == ["index", "arch", "synflow", "l2_norm", "params", "flops",
+                             "cifar10_valid_train", "cifar10_valid_val", "cifar10_valid_test"]
+    for r in rows:
+        assert r["arch"] == nb201.arch_at(r["index"])
+        assert r["cifar10_valid_val"] == pytest.approx(nb201.accuracy(r["index"], "cifar10"))
+    out_csv = tmp_path / "s.csv"
+    assert main(["--indices", "0-2", *FREE, "--output", str(out_csv)]) == 0
+    with open(out_csv) as f:
+        table = list(csv.DictReader(f))
+    assert [float(t["synflow"]) for t in table] == pytest.approx([r["synflow"] for r in rows], rel=1e-12)
+
+
+def test_torch_weights_and_batch_file_reproduce_golden(tmp_path, golden):
+    ref = golden[0]
+    out = tmp_path / "g.jsonl"
+    argv = ["--arch", ref["arch"], "--proxies", "snip,grad_norm", "--torch-weights",
+            os.path.join(GOLDEN_DIR, "weights_0.npz"), "--batch-file", os.path.join(GOLDEN_DIR, "batch.npz"),
+            "--output", str(out), "--no-progress"]
+    assert main(argv) == 0
+    row = read_jsonl(out)[0]
+    for name in ("snip", "grad_norm"):
+        assert row[name] == pytest.approx(ref["measures"][name], rel=2e-3)
+
+
+def test_nan_is_null_with_a_warning(tmp_path):
+    out = tmp_path / "n.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "zcjax.score", "--arch", ALL_NONE, "--proxies", "jacob_cov,params",
+                           "--batch-size", "8", "--output", str(out), "--no-progress"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: jacob_cov not finite" in proc.stderr
+    row = read_jsonl(out)[0]
+    assert row["jacob_cov"] is None and row["params"] > 0
+
+
+def test_resume_gives_the_uninterrupted_file(tmp_path):
+    full, part = tmp_path / "full.jsonl", tmp_path / "part.jsonl"
+    assert main(["--indices", "10-15", *FREE, "--output", str(full)]) == 0
+    assert main(["--indices", "10-12", *FREE, "--output", str(part)]) == 0
+    with open(part, "a") as f:
+        f.write('{"index": 13, "arch": "|nor_co')  # a crash in the middle of a row
+    assert main(["--indices", "10-15", *FREE, "--output", str(part), "--resume"]) == 0
+    assert read_jsonl(part) == read_jsonl(full)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--arch", "|bad~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "unknown op 'bad'"),
+    (["--indices", "1", "--proxies", "snip,bogus"], "unknown proxy name"),
+    (["--arch", ALL_NONE, "--indices", "3", "--torch-weights", "w.npz"], "--torch-weights needs exactly one --arch"),
+    (["--archs-file", "missing.txt"], "no such archs file"),
+    (["--indices", "1", "--proxies", "snip", "--batch-file", "missing.npz"], "missing.npz"),
+    (["--indices", "1", "--proxies", "snip", "--data-dir", "/nonexistent/dir"], "/nonexistent/dir"),
+    (["--indices", "1", "--dataset", "mnist"], "mnist"),
+    (["--indices", "1", "--resume"], "--resume needs an --output file"),
+    ([], "no cells selected"),
+    (["--indices", "1", "--output", "out.txt"], "must end in .jsonl or .csv"),
+    (["--indices", "99999"], "99999"),
+])
+def test_bad_input_is_one_line_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert err.startswith("python -m zcjax.score: error:") and message in err, err
+
+
+def test_batch_file_with_wrong_image_size(tmp_path, capsys):
+    path = tmp_path / "b.npz"
+    save_batch_file(path, np.zeros((4, 3, 16, 16), np.float32), np.zeros(4, np.int64))
+    assert main(["--indices", "1", "--proxies", "snip", "--batch-file", str(path)]) == 2
+    assert "16" in capsys.readouterr().err
