@@ -205,6 +205,20 @@ class Scorer:
                               on_devices(lambda k, o: stage64(k, o, None), (cells, cells))))
         return self._batched
 
+    def _single_cell_programs(self):
+        if not hasattr(self, "_single"):
+            model = self._network(None)
+            f32_names, f64_names, size = self.f32_names, self.f64_names, self.image_size
+            x0 = jnp.zeros((1, size, size, 3), jnp.float32)
+
+            def init(key_data, ops):
+                return model.init(jax.random.wrap_key_data(key_data), x0, ops)["params"]
+
+            self._single = (
+                jax.jit(lambda k, o, x, y: float32_stage(model, f32_names, init(k, o), o, x, y)),
+                jax.jit(lambda k, o, j: float64_stage(model, f64_names, init(k, o), o, size, j)))
+        return self._single
+
     def _chunk_size(self) -> int:
         n_dev = len(self.devices)
         size = self.config.chunk_size or (1 if self.devices[0].platform == "cpu" else 32) * n_dev
@@ -227,8 +241,17 @@ class Scorer:
                 values = self._run_stages(stage32, stage64, params)
                 yield {"index": index, "arch": ops_to_arch(ops), **self._finish(ops, values)}
             return
-        stage32, stage64 = self._batched_programs()
         chunk = self._chunk_size()
+        if chunk == 1 and len(self.devices) == 1:
+            # One cell at a time on one device: the arch-as-data program without
+            # vmap/shard_map (vmapped kernels become grouped convolutions: 2x slower on CPU).
+            stage32, stage64 = self._single_cell_programs()
+            for index, cell_ops in cells:
+                key_data = jax.random.key_data(cell_key(self.config.init_seed, index))
+                values = self._run_stages(stage32, stage64, key_data, jnp.asarray(cell_ops, jnp.int32))
+                yield {"index": index, "arch": ops_to_arch(cell_ops), **self._finish(cell_ops, values)}
+            return
+        stage32, stage64 = self._batched_programs()
         shard = NamedSharding(Mesh(np.array(self.devices), ("cells",)), PartitionSpec("cells"))
         for start in range(0, len(cells), chunk):
             part = cells[start:start + chunk]
