@@ -6,30 +6,31 @@ with every proxy and SSNR value:
 
 * per-cell, cold: first call for a cell (its compilation included);
 * per-cell, warm: the same cell again (compiled program reused);
-* batched, warm: the one arch-as-data program (compiled once, time shown apart).
+* batched, warm: the one arch-as-data program with chunks of 1 (on one CPU
+  device: the unbatched program, what ``auto`` runs for more than 8 cells;
+  compiled once, time shown apart).
 
 Also the data-free proxies (synflow, synflow_bn, their SSNR, l2_norm, params,
 flops) with the batched program, in cells per second.
 
-    python bench/bench_cells.py            # prints a table, writes bench/RESULTS.md
+    python bench/bench_cells.py            # prints a table, writes the 'cells' section of bench/RESULTS.md
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import sys
 import time
 
-import jax
 import numpy as np
 
 import zcjax
 from zcjax import ScoreConfig, Scorer
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from _report import HERE, machine, write_section
+
 GOLDEN = os.path.join(HERE, "..", "tests", "data", "golden_nb201")
 
 
@@ -37,18 +38,6 @@ def timed(fn):
     t = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    dev = jax.devices()[0]
-    return (f"{cpu}, {os.cpu_count()} cores; JAX {jax.__version__} on {dev.platform} "
-            f"({dev.device_kind}), {jax.device_count()} device(s)")
 
 
 def main() -> None:
@@ -95,12 +84,9 @@ def main() -> None:
         f"(compiled once in {free_compile:.1f} s beforehand); projected full space (15,625 cells): "
         f"{15625 / (64 / free_s) / 60:.0f} min.", "",
     ]
-    text = "\n".join(lines)
+    text = "\n".join(lines[2:])  # the '# Benchmarks' title belongs to RESULTS.md
     print(text)
-    notes_path = os.path.join(HERE, "NOTES.md")
-    notes = open(notes_path).read() if os.path.isfile(notes_path) else ""
-    with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
-        f.write(text + ("\n" + notes if notes else ""))
+    write_section("cells", text)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,13 @@
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
+
+# Every test runs with strict dtype promotion: an implicit float32 + int32 (or a
+# float32 silently widened to float64) in library code is a test failure.
+jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 GOLDEN_DIR = os.path.join(os.path.dirname(__file__), "data", "golden_nb201")
 

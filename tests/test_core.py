@@ -41,9 +41,10 @@ def test_hvp_equals_finite_difference_of_gradients(batch):
     class Smooth(nn.Module):
         @nn.compact
         def __call__(self, x):
-            x = jnp.tanh(nb201.network.BatchStatNorm()(nn.Conv(4, (3, 3))(x)))
-            x = jnp.tanh(nn.Conv(4, (3, 3), strides=2)(x)).mean(axis=(1, 2))
-            return nn.Dense(10)(x)
+            f64 = dict(dtype=jnp.float64, param_dtype=jnp.float64)
+            x = jnp.tanh(nb201.network.BatchStatNorm()(nn.Conv(4, (3, 3), **f64)(x)))
+            x = jnp.tanh(nn.Conv(4, (3, 3), strides=2, **f64)(x)).mean(axis=(1, 2))
+            return nn.Dense(10, **f64)(x)
 
     x, y = batch
     with jax.enable_x64(True):

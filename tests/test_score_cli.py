@@ -1,6 +1,7 @@
 """End-to-end tests of `python -m zcjax.score`."""
 
 import csv
+import gzip
 import json
 import math
 import os
@@ -12,6 +13,7 @@ import pytest
 
 from conftest import GOLDEN_DIR
 from zcjax.data import save_batch_file
+from zcjax.results import read_rows
 from zcjax.score import main
 from zcjax.spaces import nb201
 
@@ -39,6 +41,10 @@ def test_data_free_jsonl_and_csv(tmp_path):
     with open(out_csv) as f:
         table = list(csv.DictReader(f))
     assert [float(t["synflow"]) for t in table] == pytest.approx([r["synflow"] for r in rows], rel=1e-12)
+    for path in (out, out_csv):  # compressed result files read back the same
+        with open(path, "rb") as f, gzip.open(f"{path}.gz", "wb") as g:
+            g.write(f.read())
+        assert read_rows(f"{path}.gz") == read_rows(path)
 
 
 def test_torch_weights_and_batch_file_reproduce_golden(tmp_path, golden):
@@ -85,6 +91,8 @@ def test_resume_gives_the_uninterrupted_file(tmp_path):
     (["--indices", "1", "--resume"], "--resume needs an --output file"),
     ([], "no cells selected"),
     (["--indices", "1", "--output", "out.txt"], "must end in .jsonl or .csv"),
+    (["--indices", "1", "--output", "out.jsonl.gz"], "compress it afterwards"),
+    (["--indices", "1", "--num-processes", "2", "--process-id", "0"], "need --coordinator"),
     (["--indices", "99999"], "99999"),
 ])
 def test_bad_input_is_one_line_exit_2(argv, message, capsys, tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from . import registry
+from . import distributed, registry
 from .scoring import float32_stage, float64_stage, split_names
 from .spaces.nb201 import benchmark
 from .spaces.nb201.arch import arch_to_ops, ops_to_arch
@@ -234,7 +234,31 @@ class Scorer:
           {'index', 'arch', <proxy>: float, ...}, NaN where a proxy failed numerically.
         """
         cells = [(int(i), tuple(arch_to_ops(a))) for i, a in cells]
-        if self.strategy_for(len(cells)) == "per-cell":
+        if distributed.process_count() > 1:
+            yield from self._score_distributed(cells)
+        else:
+            yield from self._score_local(cells, self.strategy_for(len(cells)))
+
+    def _score_distributed(self, cells: list[tuple[int, tuple[int, ...]]]) -> Iterator[dict[str, Any]]:
+        """Every process scores its share of each round on its local devices; all get every row."""
+        n_proc, me = distributed.process_count(), jax.process_index()
+        share = self._chunk_size()
+        names = list(self.config.proxies)
+        strategy = self.strategy_for(-(-len(cells) // n_proc))
+        for start in range(0, len(cells), n_proc * share):
+            block = cells[start:start + n_proc * share]
+            values = np.full((share, len(names)), np.nan)
+            for j, row in enumerate(self._score_local(block[me * share:(me + 1) * share], strategy)):
+                values[j] = [row[n] for n in names]
+            gathered = distributed.allgather(values)
+            for k, (index, ops) in enumerate(block):
+                yield {"index": index, "arch": ops_to_arch(ops),
+                       **dict(zip(names, gathered[k // share, k % share].tolist()))}
+
+    def _score_local(self, cells: list[tuple[int, tuple[int, ...]]], strategy: str) -> Iterator[dict[str, Any]]:
+        if not cells:
+            return
+        if strategy == "per-cell":
             for index, ops in cells:
                 model, stage32, stage64 = self._per_cell_programs(ops)
                 params = model.init(cell_key(self.config.init_seed, index), self.x[:1])["params"]

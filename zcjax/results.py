@@ -8,6 +8,7 @@ rescores that cell, so no row is lost or duplicated.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import math
@@ -18,6 +19,7 @@ from typing import Any, TextIO
 
 
 def _format(path: str) -> str:
+    path = path[:-3] if path.endswith(".gz") else path
     if path == "-" or path.endswith(".jsonl") or path.endswith(".json"):
         return "jsonl"
     if path.endswith(".csv"):
@@ -41,11 +43,11 @@ def _parse_value(v: Any) -> Any:
 
 
 def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Reads a results file (complete lines only); null/empty -> NaN."""
+    """Reads a results file, gzipped or not (complete lines only); null/empty -> NaN."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such results file: {path}")
-    with open(path, newline="") as f:
+    with (gzip.open(path, "rt", newline="") if path.endswith(".gz") else open(path, newline="")) as f:
         text = f.read()
     complete = text[: text.rfind("\n") + 1]
     if _format(path) == "csv":
@@ -65,18 +67,25 @@ class RowWriter:
     """Appends rows to a .jsonl/.csv file (or JSON lines to stdout), flushing each row.
 
     Args:
-      path: the output file, or '-' for stdout.
+      path: the output file, '-' for stdout, or None to write nothing (the
+        non-writing processes of a multi-host run).
       columns: the column order (CSV header).
       resume: keep the complete rows of an existing file (a cut-off last line
         is dropped) instead of starting it anew.
     """
 
-    def __init__(self, path: str, columns: Sequence[str], resume: bool = False):
-        self.path, self.columns, self.kind = path, list(columns), _format(path)
+    def __init__(self, path: str | None, columns: Sequence[str], resume: bool = False):
+        if path is not None and path.endswith(".gz"):
+            raise ValueError(f"cannot write rows as they come to a gzip file ({path}); compress it afterwards")
+        self.path, self.columns = path, list(columns)
+        self.kind = "jsonl" if path is None else _format(path)
         self.done: set[int] = set()
+        self._file: TextIO | None = None
+        self._owned = False
+        if path is None:
+            return
         if path == "-":
-            self._file: TextIO = sys.stdout
-            self._owned = False
+            self._file = sys.stdout
         else:
             directory = os.path.dirname(os.path.abspath(path))
             if not os.path.isdir(directory):
@@ -104,6 +113,9 @@ class RowWriter:
 
     def write(self, row: dict[str, Any]) -> None:
         """Writes one row and flushes it to disk."""
+        if self._file is None:
+            self.done.add(int(row["index"]))
+            return
         if self.kind == "csv":
             values = ["" if isinstance(v, float) and not math.isfinite(v) else v
                       for v in (row.get(c, math.nan) for c in self.columns)]

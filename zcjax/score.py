@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from . import registry
+from . import distributed, registry
 from .data import DataError, get_minibatch, load_batch_file
 from .engine import STRATEGIES, ScoreConfig, Scorer
 from .results import RowWriter
@@ -92,11 +92,17 @@ def run_scoring(cells: Sequence[tuple[int, str]], config: ScoreConfig, output: s
 
     accuracy = benchmark.accuracy_columns(config.dataset)
     rows = []
-    with RowWriter(output, output_columns(config.proxies, config.dataset), resume=resume) as writer:
+    writes = distributed.is_writer()
+    progress = progress and writes
+    with RowWriter(output if writes else None, output_columns(config.proxies, config.dataset),
+                   resume=resume) as writer:
+        if distributed.process_count() > 1:  # process 0's file decides what is left to do
+            writer.done = distributed.broadcast_indices(writer.done, NUM_ARCHS)
         todo = [(i, a) for i, a in cells if i not in writer.done]
         if resume and len(todo) < len(cells):
-            print(f"resuming {output}: {len(cells) - len(todo)} of {len(cells)} cells already scored",
-                  file=sys.stderr)
+            if writes:
+                print(f"resuming {output}: {len(cells) - len(todo)} of {len(cells)} cells already scored",
+                      file=sys.stderr)
         scorer = Scorer(config, x, y)
         if torch_weights is not None:
             from .spaces.nb201.torch_weights import load_state_dict, params_from_torch
@@ -152,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--strategy", default="auto", choices=STRATEGIES, help="compiled-program strategy")
     run.add_argument("--chunk-size", type=int, help="cells per batched program call")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    multi = p.add_argument_group("multi-host (jax.distributed; process 0 writes --output)")
+    multi.add_argument("--distributed", action="store_true",
+                       help="join a multi-host run whose processes JAX detects (SLURM, Cloud TPU, ...)")
+    multi.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0")
+    multi.add_argument("--num-processes", type=int, metavar="N", help="number of processes")
+    multi.add_argument("--process-id", type=int, metavar="I", help="this process's rank (0 to N-1)")
     return p
 
 
@@ -160,6 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.distributed or args.coordinator or args.num_processes is not None or args.process_id is not None:
+            if not args.distributed and args.coordinator is None:
+                raise UsageError("--num-processes/--process-id need --coordinator (or use --distributed)")
+            distributed.initialize(args.coordinator, args.num_processes, args.process_id)
         config = ScoreConfig(proxies=args.proxies, dataset=args.dataset, init_seed=args.init_seed,
                              strategy=args.strategy, chunk_size=args.chunk_size,
                              weight_init=args.weight_init, bias_init=args.bias_init)

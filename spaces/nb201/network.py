@@ -69,11 +69,25 @@ def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: int | None
         dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=jax.lax.Precision.HIGHEST)
 
 
+def _window_sum(x: jax.Array, size: int, stride: int, pad: int) -> jax.Array:
+    return jax.lax.reduce_window(x, np.zeros((), x.dtype), jax.lax.add, (1, size, size, 1), (1, stride, stride, 1),
+                                 ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+
+
 def avg_pool_3x3(x: jax.Array) -> jax.Array:
     """3x3 average pool, stride 1, averaging only over positions inside the image (count_include_pad=False)."""
-    # Flax's window count follows the default float type: under jax.enable_x64 it
-    # would promote a float32 input to float64.
-    return nn.avg_pool(x, (3, 3), (1, 1), ((1, 1), (1, 1)), count_include_pad=False).astype(x.dtype)
+    # Not Flax's avg_pool: its window count is an int (no strict dtype promotion)
+    # or the default float type (float64 under jax.enable_x64). Here the count is
+    # a constant of the input's dtype.
+    h, w = x.shape[-3:-1]
+    inside = np.pad(np.ones((h, w)), 1)
+    count = sum(inside[i:i + h, j:j + w] for i in range(3) for j in range(3))
+    return _window_sum(x, 3, 1, 1) / jnp.asarray(count[:, :, None], x.dtype)
+
+
+def avg_pool_2x2(x: jax.Array) -> jax.Array:
+    """2x2 average pool, stride 2 (the reduction block's shortcut)."""
+    return _window_sum(x, 2, 2, 0) / jnp.asarray(4, x.dtype)
 
 
 class BatchStatNorm(nn.Module):
@@ -202,7 +216,7 @@ class Reduction(nn.Module):
         c_in, c = self.in_channels, self.channels
         y = BatchStatNorm(name="bn_a")(layer((3, 3, c_in, c), "conv_a")(nn.relu(x), stride=2))
         y = BatchStatNorm(name="bn_b")(layer((3, 3, c, c), "conv_b")(nn.relu(y)))
-        shortcut = nn.avg_pool(x, (2, 2), (2, 2))
+        shortcut = avg_pool_2x2(x)
         return y + layer((1, 1, c_in, c), "residual")(shortcut)
 
 

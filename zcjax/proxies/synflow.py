@@ -12,7 +12,7 @@ from ._tree import Tree, kernels, replace_kernels
 
 def require_x64() -> None:
     """Raises unless float64 is enabled (synflow reaches 1e47, beyond float32)."""
-    if jnp.zeros((), jnp.float64).dtype != jnp.float64:
+    if jax.dtypes.canonicalize_dtype(jnp.float64) != jnp.float64:
         raise RuntimeError("synflow needs float64: call it inside `with jax.enable_x64(True):`")
 
 

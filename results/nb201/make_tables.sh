@@ -1,0 +1,11 @@
+#!/bin/sh
+# Evaluation tables (Markdown, CSV) and scatter plots of the full-space score files:
+#   sh results/nb201/make_tables.sh
+set -e
+cd "$(dirname "$0")"
+for ds in cifar10 cifar100 ImageNet16-120; do
+  f="${ds}_data_free.jsonl.gz"
+  [ -f "$f" ] || continue
+  python -m zcjax.evaluate "$f" --dataset "$ds" --bootstrap 1000 --seed 0 --out-dir "eval/$ds" --plots
+done
+python no_conv_cells.py

@@ -1,0 +1,63 @@
+"""Multi-host scoring through ``jax.distributed``: every process scores its share, process 0 writes.
+
+Start one process per host (or several on one machine, as the tests do), each with::
+
+    python -m zcjax.score ... --coordinator HOST:PORT --num-processes N --process-id I
+
+or ``--distributed`` where JAX detects the cluster itself (SLURM, Cloud TPU, ...).
+Each process scores its cells on its own local devices; the rows are gathered to
+every process in order, and only process 0 writes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import jax
+import numpy as np
+
+
+def initialize(coordinator: str | None = None, num_processes: int | None = None,
+               process_id: int | None = None) -> None:
+    """Joins the processes of a multi-host run (call before any other JAX work).
+
+    Args:
+      coordinator: 'host:port' of process 0; None lets JAX detect the cluster.
+      num_processes: how many processes take part.
+      process_id: this process's rank, 0 to num_processes - 1.
+    """
+    if coordinator is not None and (num_processes is None or process_id is None):
+        raise ValueError("a coordinator address needs the number of processes and this process's id")
+    if num_processes is not None and process_id is not None and not 0 <= process_id < num_processes:
+        raise ValueError(f"process id must be between 0 and {num_processes - 1}, got {process_id}")
+    # CPU hosts exchange results through Gloo (the default CPU backend has no collectives).
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
+                               process_id=process_id)
+
+
+def process_count() -> int:
+    return jax.process_count()
+
+
+def is_writer() -> bool:
+    """Whether this process writes the results (process 0)."""
+    return jax.process_index() == 0
+
+
+def allgather(values: np.ndarray) -> np.ndarray:
+    """Every process's ``values`` (same shape everywhere), stacked on a new leading axis, in float64."""
+    from jax.experimental import multihost_utils
+
+    with jax.enable_x64(True):
+        return np.asarray(multihost_utils.process_allgather(np.asarray(values, np.float64)))
+
+
+def broadcast_indices(indices: Iterable[int], size: int) -> set[int]:
+    """Process 0's set of indices (below ``size``), on every process."""
+    from jax.experimental import multihost_utils
+
+    mask = np.zeros(size, np.int32)
+    mask[list(indices)] = 1
+    mask = np.asarray(multihost_utils.broadcast_one_to_all(mask))
+    return {int(i) for i in np.flatnonzero(mask)}
