@@ -35,10 +35,15 @@ def _run(devices: int, chunk: int) -> dict:
 
 def test_sharded_scores_equal_single_device():
     single = _run(1, 1)
-    sharded = _run(4, 4)  # 7 cells over 4 devices: the last chunk is padded
-    assert single["devices"] == 1 and sharded["devices"] == 4
-    assert [r["index"] for r in sharded["rows"]] == [r["index"] for r in single["rows"]]
-    for a, b in zip(single["rows"], sharded["rows"]):
+    for chunk in (4, 8):  # 1 cell per device (unbatched program), 2 per device (vmapped)
+        sharded = _run(4, chunk)  # 7 cells: the last chunk is padded
+        assert single["devices"] == 1 and sharded["devices"] == 4
+        _assert_same_rows(single["rows"], sharded["rows"])
+
+
+def _assert_same_rows(rows, others):
+    assert [r["index"] for r in others] == [r["index"] for r in rows]
+    for a, b in zip(rows, others):
         for name, value in a.items():
             if name in ("index", "arch"):
                 assert value == b[name]

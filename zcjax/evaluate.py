@@ -958,7 +958,7 @@ def scatter_plots(path_or_data: str | os.PathLike | tuple[Any, Mapping[str, Any]
         ax.set_xscale(scale, **kwargs)
         ax.set_xlabel(f"{name} score" + ("" if scale == "linear" else f" ({scale} scale)"))
         ax.set_ylabel(f"{dataset} {split} accuracy (%)")
-        ax.set_title(f"{name}: Spearman ρ = {_num(rho)} (n = {int(keep.sum())})")
+        ax.set_title(f"{name}\nSpearman ρ = {_num(rho)}, n = {int(keep.sum())}", fontsize=10)
         ax.grid(True, alpha=0.3)
         fig.tight_layout()
         path = os.path.join(os.fspath(out_dir), f"scatter_{_safe_name(name)}.png")
