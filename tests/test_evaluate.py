@@ -390,3 +390,17 @@ def test_module_entry_point(tmp_path):
                             env={**os.environ, "JAX_PLATFORMS": "cpu"})
     assert result.returncode == 2
     assert result.stderr.strip() == f"python -m zcjax.evaluate: error: no such results file: {tmp_path / 'absent.csv'}"
+
+
+def test_markdown_states_a_note_shared_by_every_proxy_once():
+    base = {"n": 10, "spearman": 0.5, "spearman_lo": math.nan, "spearman_hi": math.nan, "kendall": 0.4,
+            "kendall_lo": math.nan, "kendall_hi": math.nan, "top10_spearman": 0.1, "top10_hit_pct": 20.0,
+            "top10_hit_lo": math.nan, "top10_hit_hi": math.nan, "top5_in_top64": 1, "neigh_spearman": math.nan,
+            "neigh_best_pct": math.nan, "neigh_clusters": 0, "agreement": 0.6}
+    shared = "neighbourhood: no cell has all 24 neighbours scored"
+    rows = [{**base, "proxy": "a", "note": shared}, {**base, "proxy": "b", "note": f"only 10 scored cells; {shared}"}]
+    md = ev.to_markdown(rows)
+    assert md.count(shared) == 1 and f"- every proxy: {shared}" in md
+    assert "- b: only 10 scored cells\n" in md and "- a:" not in md
+    alone = ev.to_markdown(rows[:1])
+    assert f"- a: {shared}" in alone and "every proxy" not in alone

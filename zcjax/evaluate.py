@@ -872,9 +872,14 @@ def to_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
                  f"({', '.join(map(str, clusters)) or 0} clusters).")
     lines.append("vote agreement: fraction of cell pairs (different accuracies) ordered like accuracy by the "
                  "proxy alone, or for 'vote' by the majority of synflow, jacob_cov and snip (the paper's 0.82).")
-    for r in rows:
-        if r.get("note"):
-            lines.append(f"- {r['proxy']}: {r['note']}")
+    parts = [[p for p in str(r.get("note") or "").split("; ") if p] for r in rows]
+    shared = [p for p in (parts[0] if len(rows) > 1 else []) if all(p in ps for ps in parts)]
+    if shared:
+        lines.append(f"- every proxy: {'; '.join(shared)}")
+    for r, ps in zip(rows, parts):
+        own = [p for p in ps if p not in shared]
+        if own:
+            lines.append(f"- {r['proxy']}: {'; '.join(own)}")
     return "\n".join(lines) + "\n"
 
 
