@@ -1,6 +1,6 @@
 #!/bin/sh
 # Evaluation tables (Markdown, CSV) and scatter plots of the full-space score files
-# and of the 1,000-cell CIFAR-10 sample with every proxy:
+# and of the CIFAR-10 runs with every proxy (1,000-cell sample, 8 neighbourhood clusters):
 #   sh results/nb201/make_tables.sh
 set -e
 cd "$(dirname "$0")"
@@ -12,5 +12,9 @@ done
 f=cifar10_sample1000_all.jsonl.gz
 if [ -f "$f" ]; then
   python -m zcjax.evaluate "$f" --dataset cifar10 --bootstrap 1000 --seed 0 --out-dir eval/cifar10_sample1000 --plots
+fi
+f=cifar10_clusters8_all.jsonl.gz
+if [ -f "$f" ]; then
+  python -m zcjax.evaluate "$f" --dataset cifar10 --bootstrap 1000 --seed 0 --out-dir eval/cifar10_clusters8
 fi
 python no_conv_cells.py
