@@ -1,7 +1,7 @@
 #!/bin/sh
 # The paper's local-neighbourhood analysis (Tables 12-13) for the data-dependent
 # proxies: 8 seeded random cells and their 24 edit-distance-1 neighbours each
-# (200 cells), every proxy, CIFAR-10, the shipped minibatch of 64:
+# (198 distinct cells), every proxy, CIFAR-10, the shipped minibatch of 64:
 #   sh results/nb201/run_data_clusters.sh
 # Resumable: rerun the same command after a crash.
 set -e
