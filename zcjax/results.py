@@ -113,18 +113,16 @@ class RowWriter:
 
     def write(self, row: dict[str, Any]) -> None:
         """Writes one row and flushes it to disk."""
-        if self._file is None:
-            self.done.add(int(row["index"]))
-            return
-        if self.kind == "csv":
-            values = ["" if isinstance(v, float) and not math.isfinite(v) else v
-                      for v in (row.get(c, math.nan) for c in self.columns)]
-            csv.writer(self._file).writerow(values)
-        else:
-            self._file.write(json.dumps({c: _json_value(row.get(c, math.nan)) for c in self.columns}) + "\n")
-        self._file.flush()
-        if self._owned:
-            os.fsync(self._file.fileno())
+        if self._file is not None:
+            if self.kind == "csv":
+                values = ["" if isinstance(v, float) and not math.isfinite(v) else v
+                          for v in (row.get(c, math.nan) for c in self.columns)]
+                csv.writer(self._file).writerow(values)
+            else:
+                self._file.write(json.dumps({c: _json_value(row.get(c, math.nan)) for c in self.columns}) + "\n")
+            self._file.flush()
+            if self._owned:
+                os.fsync(self._file.fileno())
         self.done.add(int(row["index"]))
 
     def write_all(self, rows: Iterable[dict[str, Any]]) -> None:

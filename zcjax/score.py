@@ -99,10 +99,9 @@ def run_scoring(cells: Sequence[tuple[int, str]], config: ScoreConfig, output: s
         if distributed.process_count() > 1:  # process 0's file decides what is left to do
             writer.done = distributed.broadcast_indices(writer.done, NUM_ARCHS)
         todo = [(i, a) for i, a in cells if i not in writer.done]
-        if resume and len(todo) < len(cells):
-            if writes:
-                print(f"resuming {output}: {len(cells) - len(todo)} of {len(cells)} cells already scored",
-                      file=sys.stderr)
+        if writes and resume and len(todo) < len(cells):
+            print(f"resuming {output}: {len(cells) - len(todo)} of {len(cells)} cells already scored",
+                  file=sys.stderr)
         scorer = Scorer(config, x, y)
         if torch_weights is not None:
             from .spaces.nb201.torch_weights import load_state_dict, params_from_torch

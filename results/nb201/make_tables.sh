@@ -4,17 +4,14 @@
 #   sh results/nb201/make_tables.sh
 set -e
 cd "$(dirname "$0")"
+# evaluate FILE DATASET OUT_DIR [--plots]: skipped when FILE is absent
+evaluate() {
+  [ -f "$1" ] || return 0
+  python -m zcjax.evaluate "$1" --dataset "$2" --bootstrap 1000 --seed 0 --out-dir "eval/$3" $4
+}
 for ds in cifar10 cifar100 ImageNet16-120; do
-  f="${ds}_data_free.jsonl.gz"
-  [ -f "$f" ] || continue
-  python -m zcjax.evaluate "$f" --dataset "$ds" --bootstrap 1000 --seed 0 --out-dir "eval/$ds" --plots
+  evaluate "${ds}_data_free.jsonl.gz" "$ds" "$ds" --plots
 done
-f=cifar10_sample1000_all.jsonl.gz
-if [ -f "$f" ]; then
-  python -m zcjax.evaluate "$f" --dataset cifar10 --bootstrap 1000 --seed 0 --out-dir eval/cifar10_sample1000 --plots
-fi
-f=cifar10_clusters8_all.jsonl.gz
-if [ -f "$f" ]; then
-  python -m zcjax.evaluate "$f" --dataset cifar10 --bootstrap 1000 --seed 0 --out-dir eval/cifar10_clusters8
-fi
+evaluate cifar10_sample1000_all.jsonl.gz cifar10 cifar10_sample1000 --plots
+evaluate cifar10_clusters8_all.jsonl.gz cifar10 cifar10_clusters8
 python no_conv_cells.py

@@ -11,10 +11,10 @@ import os
 import numpy as np
 
 from zcjax.evaluate import load_scores, spearman
-from zcjax.spaces.nb201 import arch_at, arch_to_ops
+from zcjax.spaces.nb201 import all_ops
+from zcjax.spaces.nb201.network import CONV1, CONV3
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CONV_OPS = (2, 3)  # nor_conv_3x3, nor_conv_1x1
 NAMES = ("synflow", "synflow_ssnr", "synflow_ssnr_layerwise")
 
 lines = ["| dataset | proxy | all cells | cells with a conv | cells without a conv (n) |", "| --- | --- | ---: | ---: | ---: |"]
@@ -23,7 +23,7 @@ for ds in ("cifar10", "cifar100", "ImageNet16-120"):
     if not os.path.isfile(path):
         continue
     indices, scores, accuracy = load_scores(path, ds)
-    has_conv = np.array([any(o in CONV_OPS for o in arch_to_ops(arch_at(int(i)))) for i in indices])
+    has_conv = np.isin(all_ops()[indices], (CONV3, CONV1)).any(axis=1)
     for name in NAMES:
         s = scores[name]
         lines.append(f"| {ds} | {name} | {spearman(s, accuracy):.4f} | {spearman(s[has_conv], accuracy[has_conv]):.4f} "
