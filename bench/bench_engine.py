@@ -43,19 +43,6 @@ QUICK_GROUPS = ("whole set (11 proxies + 12 SSNR)", "grad_norm, snip, plain (+SS
                 "synflow (+SSNR)", "params, flops, l2_norm")
 FREE = "synflow,synflow_ssnr,synflow_ssnr_layerwise,params,flops,l2_norm"
 
-DEVICE_SCRIPT = """
-import json, sys, time
-import zcjax
-from zcjax import ScoreConfig, Scorer
-n_cells, chunk = int(sys.argv[1]), int(sys.argv[2])
-scorer = Scorer(ScoreConfig(proxies=sys.argv[3], strategy="batched", chunk_size=chunk))
-cells = [(i, zcjax.spaces.nb201.arch_at(i)) for i in range(0, 15625, 15625 // n_cells)][:n_cells]
-t = time.perf_counter(); list(scorer.score(cells[:chunk])); compile_s = time.perf_counter() - t
-t = time.perf_counter(); list(scorer.score(cells)); run_s = time.perf_counter() - t
-print(json.dumps({"compile_s": compile_s, "run_s": run_s}))
-"""
-
-
 def sample_cells(n: int) -> list[tuple[int, str]]:
     import zcjax
 
@@ -76,18 +63,22 @@ def run_in_process(proxies: str, cells, x, y, chunk: int) -> dict:
 
 
 def run_devices(devices: int, n_cells: int, chunk: int, proxies: str) -> dict:
+    """run_in_process in a child process with ``devices`` virtual CPU devices (set before JAX starts)."""
     env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", "JAX_PLATFORMS": "cpu"}
-    with Timer() as t:
-        out = subprocess.run([sys.executable, "-c", DEVICE_SCRIPT, str(n_cells), str(chunk), proxies], env=env,
-                             capture_output=True, text=True, check=True)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    return {**result, "cells": n_cells, "utilisation": t.utilisation}
+    out = subprocess.run([sys.executable, __file__, "--child", str(n_cells), str(chunk), proxies], env=env,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer groups, cells and device counts")
+    parser.add_argument("--child", nargs=3, metavar=("CELLS", "CHUNK", "PROXIES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:  # one row of the device table, in its own process (see run_devices)
+        n, chunk, proxies = args.child
+        print(json.dumps(run_in_process(proxies, sample_cells(int(n)), None, None, int(chunk))))
+        return
 
     gold = json.load(open(os.path.join(GOLDEN, "golden.json")))["archs"]
     reference_s = statistics.median(g["seconds_all_measures"] for g in gold)

@@ -36,10 +36,6 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
                                process_id=process_id)
 
 
-def process_count() -> int:
-    return jax.process_count()
-
-
 def is_writer() -> bool:
     """Whether this process writes the results (process 0)."""
     return jax.process_index() == 0

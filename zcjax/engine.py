@@ -3,9 +3,11 @@
 Two strategies compute the same numbers:
 
 * ``per-cell``: one program per distinct cell (the architecture is Python
-  structure). Cheapest to run, but each new cell compiles (about 10 s on CPU).
+  structure). Cheapest to run, but each new cell compiles (about 20 s on CPU).
 * ``batched``: one program for every cell (the architecture is data), vmapped
-  over a chunk of cells and sharded over all local devices. Compiles once.
+  over a chunk of cells and sharded over all local devices. Compiles once. The
+  cells' parameters are initialised on the devices by a compiled init program
+  of their own (vmapped and sharded the same way) and passed on.
 
 ``auto`` picks per-cell for a handful of cells on CPU, batched otherwise.
 Every cell's weights come from ``fold_in(key(init_seed), benchmark index)``,
@@ -172,31 +174,34 @@ class Scorer:
         return row
 
     # Batched program.
+    def _init_fn(self, model: NB201Network):
+        # Initialisation is its own program: inside a scoring program its unrolled
+        # threefry hashes doubled the compile time, in both stages.
+        x0 = jnp.zeros((1, self.image_size, self.image_size, 3), jnp.float32)
+        return lambda key_data, ops: model.init(jax.random.wrap_key_data(key_data), x0, ops)["params"]
+
     def _batched_programs(self):
         if self._batched is None:
             model = self._network(None)
             f32_names, f64_names, size = self.f32_names, self.f64_names, self.image_size
-            x0 = jnp.zeros((1, size, size, 3), jnp.float32)
-
-            def init(key_data, ops):
-                return model.init(jax.random.wrap_key_data(key_data), x0, ops)["params"]
+            init = self._init_fn(model)
 
             def over_cells(fn, *args):
                 # One cell per device runs unbatched: vmapped kernels become grouped
                 # convolutions, 2x slower and 6x longer to compile on CPU.
-                if args[0].shape[0] == 1:
-                    return jax.tree.map(lambda v: v[None], fn(*(a[0] for a in args)))
+                if jax.tree.leaves(args)[0].shape[0] == 1:
+                    return jax.tree.map(lambda v: v[None], fn(*jax.tree.map(lambda a: a[0], args)))
                 return jax.vmap(fn)(*args)
 
-            def stage32(keys, ops, x, y):
-                return over_cells(lambda k, o: float32_stage(model, f32_names, init(k, o), o, x, y), keys, ops)
+            def stage32(params, ops, x, y):
+                return over_cells(lambda p, o: float32_stage(model, f32_names, p, o, x, y), params, ops)
 
-            def stage64(keys, ops, jacobian):
-                def one(k, o, j):
-                    return float64_stage(model, f64_names, init(k, o), o, size, j)
+            def stage64(params, ops, jacobian):
+                def one(p, o, j):
+                    return float64_stage(model, f64_names, p, o, size, j)
                 if jacobian is None:
-                    return over_cells(lambda k, o: one(k, o, None), keys, ops)
-                return over_cells(one, keys, ops, jacobian)
+                    return over_cells(lambda p, o: one(p, o, None), params, ops)
+                return over_cells(one, params, ops, jacobian)
 
             # shard_map: every device runs the vmapped program on its own cells. (Left
             # to the SPMD partitioner, the vmapped grouped convolutions came out wrong
@@ -207,23 +212,20 @@ class Scorer:
             def on_devices(fn, in_specs):
                 return jax.jit(jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=cells, check_vma=False))
 
-            self._batched = (on_devices(stage32, (cells, cells, shared, shared)),
-                             (on_devices(lambda k, o, j: stage64(k, o, j), (cells, cells, cells)),
-                              on_devices(lambda k, o: stage64(k, o, None), (cells, cells))))
+            self._batched = (on_devices(lambda k, o: over_cells(init, k, o), (cells, cells)),
+                             on_devices(stage32, (cells, cells, shared, shared)),
+                             (on_devices(lambda p, o, j: stage64(p, o, j), (cells, cells, cells)),
+                              on_devices(lambda p, o: stage64(p, o, None), (cells, cells))))
         return self._batched
 
     def _single_cell_programs(self):
         if not hasattr(self, "_single"):
             model = self._network(None)
             f32_names, f64_names, size = self.f32_names, self.f64_names, self.image_size
-            x0 = jnp.zeros((1, size, size, 3), jnp.float32)
-
-            def init(key_data, ops):
-                return model.init(jax.random.wrap_key_data(key_data), x0, ops)["params"]
-
             self._single = (
-                jax.jit(lambda k, o, x, y: float32_stage(model, f32_names, init(k, o), o, x, y)),
-                jax.jit(lambda k, o, j: float64_stage(model, f64_names, init(k, o), o, size, j)))
+                jax.jit(self._init_fn(model)),
+                jax.jit(lambda p, o, x, y: float32_stage(model, f32_names, p, o, x, y)),
+                jax.jit(lambda p, o, j: float64_stage(model, f64_names, p, o, size, j)))
         return self._single
 
     def _chunk_size(self) -> int:
@@ -241,14 +243,14 @@ class Scorer:
           {'index', 'arch', <proxy>: float, ...}, NaN where a proxy failed numerically.
         """
         cells = [(int(i), tuple(arch_to_ops(a))) for i, a in cells]
-        if distributed.process_count() > 1:
+        if jax.process_count() > 1:
             yield from self._score_distributed(cells)
         else:
             yield from self._score_local(cells, self.strategy_for(len(cells)))
 
     def _score_distributed(self, cells: list[tuple[int, tuple[int, ...]]]) -> Iterator[dict[str, Any]]:
         """Every process scores its share of each round on its local devices; all get every row."""
-        n_proc, me = distributed.process_count(), jax.process_index()
+        n_proc, me = jax.process_count(), jax.process_index()
         share = self._chunk_size()
         names = list(self.config.proxies)
         strategy = self.strategy_for(-(-len(cells) // n_proc))
@@ -276,13 +278,14 @@ class Scorer:
         if chunk == 1 and len(self.devices) == 1:
             # One cell at a time on one device: the arch-as-data program without
             # vmap/shard_map (vmapped kernels become grouped convolutions: 2x slower on CPU).
-            stage32, stage64 = self._single_cell_programs()
+            init, stage32, stage64 = self._single_cell_programs()
             for index, cell_ops in cells:
-                key_data = jax.random.key_data(cell_key(self.config.init_seed, index))
-                values = self._run_stages(stage32, stage64, key_data, jnp.asarray(cell_ops, jnp.int32))
+                ops = jnp.asarray(cell_ops, jnp.int32)
+                params = init(jax.random.key_data(cell_key(self.config.init_seed, index)), ops)
+                values = self._run_stages(stage32, stage64, params, ops)
                 yield {"index": index, "arch": ops_to_arch(cell_ops), **self._finish(cell_ops, values)}
             return
-        stage32, stage64 = self._batched_programs()
+        init, stage32, stage64 = self._batched_programs()
         shard = NamedSharding(Mesh(np.array(self.devices), ("cells",)), PartitionSpec("cells"))
         for start in range(0, len(cells), chunk):
             part = cells[start:start + chunk]
@@ -291,7 +294,7 @@ class Scorer:
             keys = jax.device_put(jnp.stack([jax.random.key_data(cell_key(self.config.init_seed, i))
                                              for i, _ in padded]), shard)
             ops = jax.device_put(jnp.asarray([o for _, o in padded], jnp.int32), shard)
-            values = self._run_stages(stage32, stage64, keys, ops)
+            values = self._run_stages(stage32, stage64, init(keys, ops), ops)
             for j, (index, cell_ops) in enumerate(part):
                 row_values = {n: v[j] for n, v in values.items()}
                 yield {"index": index, "arch": ops_to_arch(cell_ops), **self._finish(cell_ops, row_values)}

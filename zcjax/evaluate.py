@@ -744,7 +744,7 @@ def _proxy_row(name: str, indices: np.ndarray, score: np.ndarray, acc: np.ndarra
         "neigh_best_pct": 100.0 * neigh["best_frac"] if neigh["clusters"] else math.nan,
         "neigh_clusters": neigh["clusters"],
         "agreement": agreement["rate"], "agreement_pairs": agreement["pairs"], "agreement_exact": agreement["exact"],
-        "note": "; ".join(notes),
+        "note": notes,
     }
 
 
@@ -807,7 +807,8 @@ def evaluate(path: str | os.PathLike, dataset: str = "cifar10", split: str = "va
       (``top10_spearman``, ``top10_hit_pct`` with its interval,
       ``top5_in_top64``), the neighbourhood statistics (``neigh_spearman``,
       ``neigh_best_pct``, ``neigh_clusters``), the pairwise ``agreement`` rate
-      (for 'vote': the paper's 0.82) and a ``note``.
+      (for 'vote': the paper's 0.82) and ``note``, a list of remarks (joined by "; " in
+      the CSV).
 
     Raises:
       FileNotFoundError, ValueError: see :func:`load_scores` and
@@ -872,7 +873,7 @@ def to_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
                  f"({', '.join(map(str, clusters)) or 0} clusters).")
     lines.append("vote agreement: fraction of cell pairs (different accuracies) ordered like accuracy by the "
                  "proxy alone, or for 'vote' by the majority of synflow, jacob_cov and snip (the paper's 0.82).")
-    parts = [[p for p in str(r.get("note") or "").split("; ") if p] for r in rows]
+    parts = [list(r.get("note") or []) for r in rows]
     shared = [p for p in (parts[0] if len(rows) > 1 else []) if all(p in ps for ps in parts)]
     if shared:
         lines.append(f"- every proxy: {'; '.join(shared)}")
@@ -901,6 +902,8 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> Non
                 v = r.get(c, "")
                 if isinstance(v, (float, np.floating)):
                     v = "" if math.isnan(v) else repr(float(v))
+                elif isinstance(v, list):
+                    v = "; ".join(v)
                 values.append(v)
             writer.writerow(values)
 

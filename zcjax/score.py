@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import jax
 import numpy as np
 
 from . import distributed, registry
@@ -96,7 +97,7 @@ def run_scoring(cells: Sequence[tuple[int, str]], config: ScoreConfig, output: s
     progress = progress and writes
     with RowWriter(output if writes else None, output_columns(config.proxies, config.dataset),
                    resume=resume) as writer:
-        if distributed.process_count() > 1:  # process 0's file decides what is left to do
+        if jax.process_count() > 1:  # process 0's file decides what is left to do
             writer.done = distributed.broadcast_indices(writer.done, NUM_ARCHS)
         todo = [(i, a) for i, a in cells if i not in writer.done]
         if writes and resume and len(todo) < len(cells):

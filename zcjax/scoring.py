@@ -4,8 +4,9 @@ Scoring runs in two pure stages, each jit- and vmap-able:
 
 * :func:`float32_stage` reads the minibatch: one forward pass whose backward
   gives dL/dW (grad_norm, snip, plain), dL/dz (fisher) and, from a second
-  cotangent on the same forward, the input Jacobian (jacob_cov); then, for
-  grasp, one Hessian-vector product.
+  cotangent on the same forward, the input Jacobian (jacob_cov). For grasp
+  that pass is linearised, so its Hessian-vector product reuses the pass's
+  forward and backward.
 * :func:`float64_stage` runs inside ``jax.enable_x64(True)``: synflow and
   synflow_bn, and jacob_cov's eigenvalues from the float32 Jacobian.
 
@@ -28,7 +29,7 @@ import optax
 from .proxies._tree import Tree, kernels, layer_sums, map_layers, replace_kernels, tree_total
 from .proxies.fisher import fisher_saliency
 from .proxies.gradient import grad_norm_layers, plain_saliency, snip_saliency
-from .proxies.hessian import grasp_saliency, hessian_vector_product
+from .proxies.hessian import grasp_saliency, linearize_gradient
 from .proxies.jacobian import jacob_cov_score
 from .proxies.ssnr import ssnr
 from .proxies.static import flops_layers, l2_norm_layers, param_count
@@ -99,17 +100,32 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
     if passes & {"loss", "jacobian", "hessian"}:
         zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
         perturbations = jax.tree.map(lambda z: z[0], zeros, is_leaf=lambda t: isinstance(t, tuple))
+        need_grads = bool(passes & {"loss", "hessian"})
 
         def forward(p, pert, inputs):
             logits, state = model.apply({"params": p, "perturbations": pert}, *_call_args(inputs, ops),
                                         mutable=["intermediates"])
             return logits, state["intermediates"]
 
-        logits, backward, intermediates = jax.vjp(forward, params, perturbations, x, has_aux=True)
+        def shared_pass(w):
+            # One forward; its backward gives dL/dW and dL/dz, a second cotangent the input Jacobian.
+            logits, backward, intermediates = jax.vjp(forward, replace_kernels(params, w), perturbations, x,
+                                                      has_aux=True)
+            grads = ()
+            if need_grads:
+                grad_params, grad_pert, _ = backward(jax.grad(cross_entropy)(logits, y))
+                grads = (kernels(grad_params), grad_pert)
+            jacobian = backward(jnp.ones_like(logits))[2] if "jacobian" in passes else None
+            return grads, (intermediates, jacobian)
+
+        if "hessian" in passes:
+            # Linearising the gradient shares the shared pass with grasp's Hessian-vector product.
+            grads, hvp, (intermediates, jacobian) = linearize_gradient(shared_pass, weights)
+        else:
+            grads, (intermediates, jacobian) = shared_pass(weights)
         activations = map_layers(lambda _, it: it["z"][0], params, intermediates)
-        if "loss" in passes or "hessian" in passes:
-            grad_params, grad_pert, _ = backward(jax.grad(cross_entropy)(logits, y))
-            grads = kernels(grad_params)
+        if need_grads:
+            grads, grad_pert = grads
             activation_grads = map_layers(lambda _, g: g["z"], params, grad_pert)
             if "grad_norm" in wanted:
                 layer_values["grad_norm"] = grad_norm_layers(grads)
@@ -120,12 +136,9 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
             if "fisher" in wanted:
                 saliencies["fisher"] = fisher_saliency(weights, activations, activation_grads)
             if "grasp" in wanted:
-                def loss_of_weights(w):
-                    return cross_entropy(model.apply({"params": replace_kernels(params, w)},
-                                                     *_call_args(x, ops)), y)
-                saliencies["grasp"] = grasp_saliency(weights, hessian_vector_product(loss_of_weights, weights, grads))
-        if "jacobian" in passes:
-            extra["jacobian"] = backward(jnp.ones_like(logits))[2]
+                saliencies["grasp"] = grasp_saliency(weights, hvp(grads))
+        if jacobian is not None:
+            extra["jacobian"] = jacobian
     if "l2_norm" in wanted:
         layer_values["l2_norm"] = l2_norm_layers(weights)
     out = _results([n for n in names if n != "jacob_cov"], saliencies, layer_values, mask, per_layer)
