@@ -177,6 +177,45 @@ def test_population_equals_loop_and_degenerate_cell_is_nan_with_warning():
                 np.testing.assert_allclose(b[n], a[n], rtol=2e-4, err_msg=f"{n} {a['arch']}")
 
 
+def test_cells_sharing_a_conv_pattern_share_a_program_and_score_as_their_static_network(batch):
+    x, y = batch
+    archs = ("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|",
+             "|nor_conv_3x3~0|+|avg_pool_3x3~0|skip_connect~1|+|none~0|nor_conv_1x1~1|avg_pool_3x3~2|")
+    assert len({nb201.conv_pattern(nb201.arch_to_ops(a)) for a in archs}) == 1
+    names = ["grad_norm", "snip", "grasp", "fisher", "jacob_cov", "synflow", "params", "flops", "snip_ssnr_layerwise"]
+    config = zcjax.ScoreConfig(proxies=names, strategy="per-cell", **SMALL)
+    scorer = zcjax.Scorer(config, np.asarray(x).transpose(0, 3, 1, 2), np.asarray(y))
+    rows = list(scorer.score([(nb201.index_of(a), a) for a in archs]))
+    assert len(scorer._per_cell_cache) == 1
+    for arch, row in zip(archs, rows):
+        static = small_net(arch)
+        key = zcjax.engine.cell_key(0, nb201.index_of(arch))
+        params = static.init(key, x[:1])["params"]
+        pattern = small_net().clone(arch=nb201.conv_pattern(nb201.arch_to_ops(arch)))
+        ops = jnp.asarray(nb201.arch_to_ops(arch), jnp.int32)
+        chex.assert_trees_all_equal(pattern.init(key, x[:1], ops)["params"], params)
+        expected = float32_stage(static, names, params, None, x, y)
+        for n in names:
+            if n in expected and n != "jacob_cov":
+                np.testing.assert_allclose(row[n], expected[n], rtol=1e-5, err_msg=f"{n} {arch}")
+
+
+def test_auto_strategy_weighs_compiles_against_run_time_on_cpu():
+    x, y = get_minibatch("cifar10", 8)
+    every = zcjax.Scorer(zcjax.ScoreConfig(proxies="all", **SMALL), x, y)
+    free = zcjax.Scorer(zcjax.ScoreConfig(proxies="data-free", **SMALL))
+    space = [nb201.arch_at(i) for i in range(nb201.NUM_ARCHS)]
+    sample = [space[i] for i in np.random.default_rng(0).choice(len(space), 100, replace=False)]
+    assert every.strategy_for(sample[:3]) == "per-cell" and free.strategy_for(sample[:3]) == "per-cell"
+    assert every.strategy_for(sample) == "batched" and free.strategy_for(sample) == "batched"
+    assert every.strategy_for(space) == "per-cell" and free.strategy_for(space) == "batched"
+    # Cells of one pattern compile once: per-cell wins however many there are.
+    one_pattern = [a for a in space if nb201.conv_pattern(nb201.arch_to_ops(a)) == (-1,) * 6]
+    assert len(one_pattern) == 3 ** 6 and every.strategy_for(one_pattern) == "per-cell"
+    assert zcjax.Scorer(zcjax.ScoreConfig(proxies="all", strategy="batched", **SMALL), x, y
+                        ).strategy_for(sample[:1]) == "batched"
+
+
 def test_a_cell_scores_the_same_whatever_else_is_in_the_run():
     config = zcjax.ScoreConfig(proxies="synflow,l2_norm", strategy="batched", chunk_size=2, **SMALL)
     cell = (123, nb201.arch_at(123))

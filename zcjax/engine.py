@@ -2,24 +2,30 @@
 
 Two strategies compute the same numbers:
 
-* ``per-cell``: one program per distinct cell (the architecture is Python
-  structure). Cheapest to run, but each new cell compiles (about 20 s on CPU).
+* ``per-cell``: one program per cell (the architecture is Python structure),
+  or, for cells that share a conv pattern in the run, one per pattern (which
+  edges hold a 3x3 or a 1x1 convolution is structure; the none / avg_pool /
+  skip edges are data), so 729 programs cover the 15,625 cells. Cheapest to
+  run, but each program compiles (about 15-25 s on CPU with every proxy).
 * ``batched``: one program for every cell (the architecture is data), vmapped
   over a chunk of cells and sharded over all local devices. Compiles once. The
   cells' parameters are initialised on the devices by a compiled init program
   of their own (vmapped and sharded the same way) and passed on.
 
-``auto`` picks per-cell for a handful of cells on CPU, batched otherwise.
+``auto`` picks batched on accelerators; on CPU, whichever costs less for the
+run's cells by the measured compile and run times (:data:`CPU_COSTS`).
 Every cell's weights come from ``fold_in(key(init_seed), benchmark index)``,
-so a cell scores the same whatever else is in the run, in either strategy.
+so a cell gets the same weights whatever else is in the run, in either
+strategy; its scores agree across programs up to float32 rounding.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import jax
@@ -31,10 +37,14 @@ from . import distributed, registry
 from .scoring import float32_stage, float64_stage, split_names
 from .spaces.nb201 import benchmark
 from .spaces.nb201.arch import arch_to_ops, ops_to_arch
-from .spaces.nb201.network import NB201Network
+from .spaces.nb201.network import NB201Network, conv_pattern
 
 STRATEGIES = ("auto", "per-cell", "batched")
-PER_CELL_LIMIT_CPU = 8
+# Seconds measured on the 2-vCPU development CPU with a minibatch of 64 (bench/NOTES.md),
+# keyed by whether a proxy needs data: compile and run per cell of a static cell
+# program, of a conv-pattern program, of the batched program.
+CPU_COSTS = {True: {"cell": (17.0, 1.4), "pattern": (23.0, 1.7), "batched": (122.0, 5.5)},
+             False: {"cell": (6.5, 0.19), "pattern": (8.0, 0.22), "batched": (43.0, 0.14)}}
 
 
 class NumericalWarning(UserWarning):
@@ -124,33 +134,47 @@ class Scorer:
         """The network this scorer builds for ``arch`` (None: the arch-as-data network)."""
         return self._network(None if arch is None else tuple(arch_to_ops(arch)))
 
-    def strategy_for(self, n_cells: int) -> str:
-        """The strategy ``auto`` resolves to for a run of ``n_cells`` cells."""
+    def strategy_for(self, archs: Iterable[Any], processes: int = 1) -> str:
+        """The strategy ``auto`` resolves to for a run over ``archs`` (split over ``processes``).
+
+        On accelerators: batched. On CPU: whichever the measured costs of this
+        machine class (:data:`CPU_COSTS`) say is cheaper, counting a compile
+        per distinct conv pattern for per-cell and one compile for batched.
+        """
         if self.config.strategy != "auto":
             return self.config.strategy
-        on_cpu = self.devices[0].platform == "cpu"
-        return "per-cell" if on_cpu and n_cells <= PER_CELL_LIMIT_CPU else "batched"
+        if self.devices[0].platform != "cpu":
+            return "batched"
+        archs = [tuple(arch_to_ops(a)) for a in archs]
+        costs = CPU_COSTS[self.config.needs_data]
+        per_cell = 0.0
+        for n in _cells_per_pattern(archs).values():
+            compile_s, run_s = costs["cell" if n == 1 else "pattern"]
+            per_cell += compile_s + run_s * n / processes
+        compile_s, run_s = costs["batched"]
+        return "per-cell" if per_cell <= compile_s + run_s * len(archs) / processes else "batched"
 
-    # Per-cell programs.
-    def _per_cell_programs(self, ops: tuple[int, ...]):
-        if ops not in self._per_cell_cache:
-            model = self._network(ops)
+    # Per-cell programs: a static cell's own, or one shared by a conv pattern (nb201.conv_pattern).
+    def _per_cell_programs(self, ops: tuple[int, ...], shared: bool = False):
+        pattern = conv_pattern(ops) if shared else ops
+        if pattern not in self._per_cell_cache:
+            model = self._network(pattern)
             f32_names, f64_names, size = self.f32_names, self.f64_names, self.image_size
 
-            def stage32(params, x, y):
-                return float32_stage(model, f32_names, params, None, x, y)
+            def stage32(params, cell_ops, x, y):
+                return float32_stage(model, f32_names, params, cell_ops, x, y)
 
-            def stage64(params, jacobian):
-                return float64_stage(model, f64_names, params, None, size, jacobian)
+            def stage64(params, cell_ops, jacobian):
+                return float64_stage(model, f64_names, params, cell_ops, size, jacobian)
 
-            self._per_cell_cache[ops] = (model, jax.jit(stage32), jax.jit(stage64))
-        return self._per_cell_cache[ops]
+            self._per_cell_cache[pattern] = (model, jax.jit(stage32), jax.jit(stage64))
+        return self._per_cell_cache[pattern]
 
     def score_params(self, arch: Any, params: Any) -> dict[str, float]:
         """Scores one cell with given parameters (e.g. imported PyTorch weights)."""
         ops = tuple(arch_to_ops(arch))
         _, stage32, stage64 = self._per_cell_programs(ops)
-        return self._finish(ops, self._run_stages(stage32, stage64, params))
+        return self._finish(ops, self._run_stages(stage32, stage64, params, jnp.asarray(ops, jnp.int32)))
 
     def _run_stages(self, stage32, stage64, params, *extra):
         out32 = stage32(params, *extra, self.x, self.y) if self.f32_names else {}
@@ -246,32 +270,38 @@ class Scorer:
         if jax.process_count() > 1:
             yield from self._score_distributed(cells)
         else:
-            yield from self._score_local(cells, self.strategy_for(len(cells)))
+            yield from self._score_local(cells, self.strategy_for(o for _, o in cells))
 
     def _score_distributed(self, cells: list[tuple[int, tuple[int, ...]]]) -> Iterator[dict[str, Any]]:
         """Every process scores its share of each round on its local devices; all get every row."""
         n_proc, me = jax.process_count(), jax.process_index()
         share = self._chunk_size()
         names = list(self.config.proxies)
-        strategy = self.strategy_for(-(-len(cells) // n_proc))
+        strategy = self.strategy_for((o for _, o in cells), n_proc)
+        counts = _cells_per_pattern(o for _, o in cells)
         for start in range(0, len(cells), n_proc * share):
             block = cells[start:start + n_proc * share]
             values = np.full((share, len(names)), np.nan)
-            for j, row in enumerate(self._score_local(block[me * share:(me + 1) * share], strategy)):
+            for j, row in enumerate(self._score_local(block[me * share:(me + 1) * share], strategy, counts)):
                 values[j] = [row[n] for n in names]
             gathered = distributed.allgather(values)
             for k, (index, ops) in enumerate(block):
                 yield {"index": index, "arch": ops_to_arch(ops),
                        **dict(zip(names, gathered[k // share, k % share].tolist()))}
 
-    def _score_local(self, cells: list[tuple[int, tuple[int, ...]]], strategy: str) -> Iterator[dict[str, Any]]:
+    def _score_local(self, cells: list[tuple[int, tuple[int, ...]]], strategy: str,
+                     counts: collections.Counter | None = None) -> Iterator[dict[str, Any]]:
         if not cells:
             return
         if strategy == "per-cell":
+            # A pattern's program compiles and runs slower than a static cell's
+            # (about 1.3x): it is used only for patterns with several cells in the run.
+            counts = counts or _cells_per_pattern(ops for _, ops in cells)
             for index, ops in cells:
-                model, stage32, stage64 = self._per_cell_programs(ops)
-                params = model.init(cell_key(self.config.init_seed, index), self.x[:1])["params"]
-                values = self._run_stages(stage32, stage64, params)
+                model, stage32, stage64 = self._per_cell_programs(ops, counts[conv_pattern(ops)] > 1)
+                cell_ops = jnp.asarray(ops, jnp.int32)
+                params = model.init(cell_key(self.config.init_seed, index), self.x[:1], cell_ops)["params"]
+                values = self._run_stages(stage32, stage64, params, cell_ops)
                 yield {"index": index, "arch": ops_to_arch(ops), **self._finish(ops, values)}
             return
         chunk = self._chunk_size()
@@ -298,6 +328,10 @@ class Scorer:
             for j, (index, cell_ops) in enumerate(part):
                 row_values = {n: v[j] for n, v in values.items()}
                 yield {"index": index, "arch": ops_to_arch(cell_ops), **self._finish(cell_ops, row_values)}
+
+
+def _cells_per_pattern(archs: Iterable[tuple[int, ...]]) -> collections.Counter:
+    return collections.Counter(conv_pattern(ops) for ops in archs)
 
 
 def score_cells(cells: Sequence[tuple[int, Any]], config: ScoreConfig,

@@ -115,7 +115,7 @@ def run_scoring(cells: Sequence[tuple[int, str]], config: ScoreConfig, output: s
         else:
             stream = scorer.score(todo)
         bar = tqdm(total=len(todo), unit="cell", disable=not progress or not todo, file=sys.stderr,
-                   desc=f"scoring ({scorer.strategy_for(len(todo))})")
+                   desc=f"scoring ({scorer.strategy_for(a for _, a in todo)})")
         for row in stream:
             row.update({c: float(v[row["index"]]) for c, v in accuracy.items()})
             writer.write(row)

@@ -15,12 +15,13 @@ from .benchmark import (
     index_of,
     parse_indices,
 )
-from .network import NB201Network, build_network, layer_mask, to_mixed_params
+from .network import NB201Network, build_network, conv_pattern, layer_mask, to_mixed_params
 from .torch_weights import load_state_dict, load_torch_params, params_from_torch, torch_module_name, torch_state_from_params
 
 __all__ = [
     "NB201Network",
     "build_network",
+    "conv_pattern",
     "layer_mask",
     "load_state_dict",
     "load_torch_params",

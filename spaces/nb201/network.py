@@ -34,6 +34,9 @@ from .arch import EDGES, OPS
 
 BN_EPS = 1e-5
 NONE, AVG_POOL, CONV3, CONV1, SKIP = range(5)
+# In a static arch: an edge without a convolution whose op (none, avg_pool or
+# skip) is read from ``ops`` at call time (see :func:`conv_pattern`).
+NON_CONV = -1
 WEIGHT_INITS = ("pytorch", "kaiming", "xavier", "zero")
 BIAS_INITS = ("pytorch", "zero", "one")
 
@@ -175,7 +178,9 @@ class Cell(nn.Module):
             for e, (dst, src) in enumerate(EDGES):
                 if dst != to:
                     continue
-                if self.arch is not None:
+                if self.arch is not None and self.arch[e] == NON_CONV:
+                    out = self._non_conv_edge(nodes[src], ops[e])
+                elif self.arch is not None:
                     op = self.arch[e]
                     conv = self._layer(e, op) if op in (CONV3, CONV1) else None
                     out = _op_output(nodes[src], op, conv, self.use_bn)
@@ -185,6 +190,11 @@ class Cell(nn.Module):
                     total = total + out
             nodes.append(total)
         return nodes[3]
+
+    @staticmethod
+    def _non_conv_edge(x: jax.Array, op: jax.Array) -> jax.Array:
+        zeros = jnp.zeros_like(x)
+        return jax.lax.select_n(op, zeros, avg_pool_3x3(x), zeros, zeros, x)
 
     def _mixed_edge(self, e: int, x: jax.Array, op: jax.Array) -> jax.Array:
         conv3, conv1 = self._layer(e, CONV3), self._layer(e, CONV1)
@@ -225,6 +235,7 @@ class NB201Network(nn.Module):
 
     Attributes:
       arch: the 6 op indices (static cell), or None to pass them at call time.
+        A static arch may hold NON_CONV for edges whose op is passed at call time.
       num_classes: 10, 100 or 120.
       channels: channels of the first stage (16 in the benchmark).
       cells_per_stage: cells per stage (5 in the benchmark).
@@ -248,13 +259,14 @@ class NB201Network(nn.Module):
 
         Args:
           x: images, (N, H, W, 3) NHWC.
-          ops: int array (6,) of op indices; required iff ``arch`` is None.
+          ops: int array (6,) of op indices; required when ``arch`` is None or
+            holds NON_CONV (static edges ignore it).
 
         Returns:
           (N, num_classes) logits.
         """
-        if (ops is None) == (self.arch is None):
-            raise ValueError("pass ops at call time exactly when the network has no static arch")
+        if ops is None and (self.arch is None or NON_CONV in self.arch):
+            raise ValueError("pass ops at call time: the network's arch is not (wholly) static")
         if self.bn not in ("all", "reductions"):
             raise ValueError(f"bn must be 'all' or 'reductions', got {self.bn!r}")
         use_bn = self.bn == "all"
@@ -284,8 +296,8 @@ class NB201Network(nn.Module):
         return self.clone(bn="all")
 
     def layer_mask(self, params: Any, ops: jax.Array | None = None) -> Any:
-        """See :func:`layer_mask`."""
-        return layer_mask(params, ops)
+        """See :func:`layer_mask`; a static arch uses every layer it has, whatever ``ops`` says."""
+        return layer_mask(params, ops if self.arch is None else None)
 
 
 def build_network(arch: Any = None, num_classes: int = 10, **kwargs: Any) -> NB201Network:
@@ -294,6 +306,16 @@ def build_network(arch: Any = None, num_classes: int = 10, **kwargs: Any) -> NB2
 
     ops = None if arch is None else tuple(int(o) for o in arch_to_ops(arch))
     return NB201Network(arch=ops, num_classes=num_classes, **kwargs)
+
+
+def conv_pattern(ops: Sequence[int]) -> tuple[int, ...]:
+    """The static arch of a cell's conv-pattern network: its convolutions, NON_CONV elsewhere.
+
+    The 729 patterns cover the 15,625 cells: cells that differ only in their
+    none / avg_pool / skip edges share a network, its parameters and its
+    compiled program, and score exactly as the fully static network does.
+    """
+    return tuple(int(o) if o in (CONV3, CONV1) else NON_CONV for o in ops)
 
 
 def layer_mask(params: Any, ops: Sequence[int] | jax.Array | None = None) -> Any:
