@@ -7,7 +7,8 @@ with every proxy and SSNR value:
 * per-cell, cold: first call for a cell (its compilation included);
 * per-cell, warm: the same cell again (compiled program reused);
 * batched, warm: the one arch-as-data program with chunks of 1 (on one CPU
-  device: the unbatched program, what ``auto`` runs for more than 8 cells;
+  device: the unbatched program, what ``auto`` runs on CPU for runs of tens
+  to a few thousand cells;
   compiled once, time shown apart).
 
 Also the data-free proxies (synflow, synflow_bn, their SSNR, l2_norm, params,
