@@ -4,8 +4,9 @@ Measures on this machine, with the golden minibatch of 64 (CIFAR-10):
 
 * each proxy group alone and the whole set, with the single-cell arch-as-data
   program (``--strategy batched --chunk-size 1``, what ``auto`` runs on CPU for
-  runs of tens to a few thousand cells): compile time, cells/s, CPU utilisation, and the ratio to
-  the PyTorch reference's median seconds per cell on the same machine;
+  runs of tens to a few thousand cells): compile time, cells/s, CPU
+  utilisation, and the ratio to the PyTorch reference's median seconds per
+  cell on the same machine;
 * the data-free set, for chunk sizes 1 and 8 (vmap over cells) and for 1, 2 and
   4 virtual CPU devices (shard_map; each its own process);
 * how time grows with the population (the same program on 8, 32 and 128 cells).

@@ -141,18 +141,21 @@ class Scorer:
         machine class (:data:`CPU_COSTS`) say is cheaper, counting a compile
         per distinct conv pattern for per-cell and one compile for batched.
         """
+        return self._strategy(_cells_per_pattern(tuple(arch_to_ops(a)) for a in archs), processes)
+
+    def _strategy(self, counts: collections.Counter, processes: int) -> str:
+        """:meth:`strategy_for`, from the run's cells per conv pattern."""
         if self.config.strategy != "auto":
             return self.config.strategy
         if self.devices[0].platform != "cpu":
             return "batched"
-        archs = [tuple(arch_to_ops(a)) for a in archs]
         costs = CPU_COSTS[self.config.needs_data]
         per_cell = 0.0
-        for n in _cells_per_pattern(archs).values():
+        for n in counts.values():
             compile_s, run_s = costs["cell" if n == 1 else "pattern"]
             per_cell += compile_s + run_s * n / processes
         compile_s, run_s = costs["batched"]
-        return "per-cell" if per_cell <= compile_s + run_s * len(archs) / processes else "batched"
+        return "per-cell" if per_cell <= compile_s + run_s * counts.total() / processes else "batched"
 
     # Per-cell programs: a static cell's own, or one shared by a conv pattern (nb201.conv_pattern).
     def _per_cell_programs(self, ops: tuple[int, ...], shared: bool = False):
@@ -238,7 +241,7 @@ class Scorer:
 
             self._batched = (on_devices(lambda k, o: over_cells(init, k, o), (cells, cells)),
                              on_devices(stage32, (cells, cells, shared, shared)),
-                             (on_devices(lambda p, o, j: stage64(p, o, j), (cells, cells, cells)),
+                             (on_devices(stage64, (cells, cells, cells)),
                               on_devices(lambda p, o: stage64(p, o, None), (cells, cells))))
         return self._batched
 
@@ -267,18 +270,19 @@ class Scorer:
           {'index', 'arch', <proxy>: float, ...}, NaN where a proxy failed numerically.
         """
         cells = [(int(i), tuple(arch_to_ops(a))) for i, a in cells]
+        counts = _cells_per_pattern(o for _, o in cells)
         if jax.process_count() > 1:
-            yield from self._score_distributed(cells)
+            yield from self._score_distributed(cells, counts)
         else:
-            yield from self._score_local(cells, self.strategy_for(o for _, o in cells))
+            yield from self._score_local(cells, self._strategy(counts, 1), counts)
 
-    def _score_distributed(self, cells: list[tuple[int, tuple[int, ...]]]) -> Iterator[dict[str, Any]]:
+    def _score_distributed(self, cells: list[tuple[int, tuple[int, ...]]],
+                           counts: collections.Counter) -> Iterator[dict[str, Any]]:
         """Every process scores its share of each round on its local devices; all get every row."""
         n_proc, me = jax.process_count(), jax.process_index()
         share = self._chunk_size()
         names = list(self.config.proxies)
-        strategy = self.strategy_for((o for _, o in cells), n_proc)
-        counts = _cells_per_pattern(o for _, o in cells)
+        strategy = self._strategy(counts, n_proc)
         for start in range(0, len(cells), n_proc * share):
             block = cells[start:start + n_proc * share]
             values = np.full((share, len(names)), np.nan)
@@ -290,13 +294,13 @@ class Scorer:
                        **dict(zip(names, gathered[k // share, k % share].tolist()))}
 
     def _score_local(self, cells: list[tuple[int, tuple[int, ...]]], strategy: str,
-                     counts: collections.Counter | None = None) -> Iterator[dict[str, Any]]:
+                     counts: collections.Counter) -> Iterator[dict[str, Any]]:
+        """Scores cells on this process's devices; ``counts``: the whole run's cells per conv pattern."""
         if not cells:
             return
         if strategy == "per-cell":
             # A pattern's program compiles and runs slower than a static cell's
             # (about 1.3x): it is used only for patterns with several cells in the run.
-            counts = counts or _cells_per_pattern(ops for _, ops in cells)
             for index, ops in cells:
                 model, stage32, stage64 = self._per_cell_programs(ops, counts[conv_pattern(ops)] > 1)
                 cell_ops = jnp.asarray(ops, jnp.int32)

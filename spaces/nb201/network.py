@@ -156,6 +156,13 @@ def _op_output(x: jax.Array, op: int, conv: nn.Module | None, use_bn: bool) -> j
     return BatchStatNorm(affine=False)(z) if use_bn else z
 
 
+def _select_op(op: jax.Array, x: jax.Array, conv_out: jax.Array) -> jax.Array:
+    """An edge's output for a traced op index: none, avg_pool, the convolution's output, or skip."""
+    # select_n, not a weighted sum of the branches: XLA:CPU fuses a sum of
+    # scaled branches badly (measured 3x slower backward, 4x longer compile).
+    return jax.lax.select_n(op, jnp.zeros_like(x), avg_pool_3x3(x), conv_out, conv_out, x)
+
+
 class Cell(nn.Module):
     """A NAS-Bench-201 cell: node i = sum over j < i of op_ij(node j); node 3 is the output."""
 
@@ -193,8 +200,7 @@ class Cell(nn.Module):
 
     @staticmethod
     def _non_conv_edge(x: jax.Array, op: jax.Array) -> jax.Array:
-        zeros = jnp.zeros_like(x)
-        return jax.lax.select_n(op, zeros, avg_pool_3x3(x), zeros, zeros, x)
+        return _select_op(op, x, jnp.zeros_like(x))
 
     def _mixed_edge(self, e: int, x: jax.Array, op: jax.Array) -> jax.Array:
         conv3, conv1 = self._layer(e, CONV3), self._layer(e, CONV1)
@@ -204,10 +210,7 @@ class Cell(nn.Module):
         z = conv2d(nn.relu(x), kernel) + bias.astype(x.dtype)
         z = conv1.tag(conv3.tag(z))
         conv_out = BatchStatNorm(affine=False)(z) if self.use_bn else z
-        pooled = avg_pool_3x3(x)
-        # select_n, not a weighted sum of the branches: XLA:CPU fuses a sum of
-        # scaled branches badly (measured 3x slower backward, 4x longer compile).
-        return jax.lax.select_n(op, jnp.zeros_like(x), pooled, conv_out, conv_out, x)
+        return _select_op(op, x, conv_out)
 
 
 class Reduction(nn.Module):
