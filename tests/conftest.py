@@ -8,6 +8,9 @@ import pytest
 # Every test runs with strict dtype promotion: an implicit float32 + int32 (or a
 # float32 silently widened to float64) in library code is a test failure.
 jax.config.update("jax_numpy_dtype_promotion", "strict")
+# Tests compile afresh (and keep nothing in ~/.cache) unless a developer points
+# ZCJAX_COMPILE_CACHE at a folder to speed up repeated runs.
+os.environ.setdefault("ZCJAX_COMPILE_CACHE", "off")
 
 GOLDEN_DIR = os.path.join(os.path.dirname(__file__), "data", "golden_nb201")
 

@@ -70,6 +70,47 @@ def test_nan_is_null_with_a_warning(tmp_path):
     assert row["jacob_cov"] is None and row["params"] > 0
 
 
+_COUNT_CACHE_HITS = """
+import sys, jax
+hits = []
+jax.monitoring.register_event_listener(lambda event, **_: hits.append(event))
+from zcjax.score import main
+status = main(sys.argv[1:])
+print("cache hits:", hits.count("/jax/compilation_cache/cache_hits"), file=sys.stderr)
+sys.exit(status)
+"""
+
+
+def test_second_run_loads_its_programs_from_the_compile_cache(tmp_path):
+    cache = tmp_path / "xla"
+    hits, rows = [], []
+    for run in ("first", "second"):
+        out = tmp_path / f"{run}.jsonl"
+        proc = subprocess.run([sys.executable, "-c", _COUNT_CACHE_HITS, "--arch", ALL_NONE, *FREE,
+                               "--compile-cache", str(cache), "--output", str(out)],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        hits.append(int(proc.stderr.rsplit("cache hits:", 1)[1]))
+        rows.append(read_jsonl(out))
+    assert hits[0] == 0 and hits[1] > 0
+    assert any(cache.glob("jit_stage*")), sorted(p.name for p in cache.iterdir())
+    assert rows[0] == rows[1]
+
+
+def test_compile_cache_off_and_unwritable(tmp_path, monkeypatch):
+    from zcjax import compile_cache
+
+    monkeypatch.setenv("ZCJAX_COMPILE_CACHE", "off")
+    assert compile_cache.default_dir() is None and compile_cache.enable("off") is None
+    monkeypatch.delenv("ZCJAX_COMPILE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert compile_cache.default_dir() == str(tmp_path / "zcjax" / "xla")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.warns(UserWarning, match="compilation cache disabled: cannot create"):
+        assert compile_cache.enable(blocker / "xla") is None
+
+
 def test_resume_gives_the_uninterrupted_file(tmp_path):
     full, part = tmp_path / "full.jsonl", tmp_path / "part.jsonl"
     assert main(["--indices", "10-15", *FREE, "--output", str(full)]) == 0

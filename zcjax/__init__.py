@@ -5,6 +5,7 @@ synflow, synflow_bn, l2_norm, params, flops and the saliency SSNR, matching the
 PyTorch reference of "Zero-Cost Proxies for Lightweight NAS".
 """
 
+from . import compile_cache
 from .engine import NumericalWarning, ScoreConfig, Scorer, cell_key, score_cells
 from .registry import PROXIES, Proxy, all_names, resolve
 from .scoring import cross_entropy, float32_stage, float64_stage
@@ -12,6 +13,6 @@ from .scoring import cross_entropy, float32_stage, float64_stage
 __version__ = "0.1.0"
 
 __all__ = [
-    "NumericalWarning", "PROXIES", "Proxy", "ScoreConfig", "Scorer", "all_names", "cell_key",
+    "NumericalWarning", "PROXIES", "compile_cache", "Proxy", "ScoreConfig", "Scorer", "all_names", "cell_key",
     "cross_entropy", "float32_stage", "float64_stage", "resolve", "score_cells",
 ]

@@ -20,7 +20,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from . import distributed, registry
+from . import compile_cache, distributed, registry
 from .data import DataError, get_minibatch, load_batch_file
 from .engine import STRATEGIES, ScoreConfig, Scorer
 from .results import RowWriter
@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--strategy", default="auto", choices=STRATEGIES, help="compiled-program strategy")
     run.add_argument("--chunk-size", type=int, help="cells per batched program call")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--compile-cache", metavar="DIR", default=compile_cache.default_dir(),
+                     help="keep compiled programs here for later runs, or 'off' (default: $ZCJAX_COMPILE_CACHE, "
+                          "else ~/.cache/zcjax/xla)")
     multi = p.add_argument_group("multi-host (jax.distributed; process 0 writes --output)")
     multi.add_argument("--distributed", action="store_true",
                        help="join a multi-host run whose processes JAX detects (SLURM, Cloud TPU, ...)")
@@ -176,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.distributed and args.coordinator is None:
                 raise UsageError("--num-processes/--process-id need --coordinator (or use --distributed)")
             distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+        compile_cache.enable(args.compile_cache)
         config = ScoreConfig(proxies=args.proxies, dataset=args.dataset, init_seed=args.init_seed,
                              strategy=args.strategy, chunk_size=args.chunk_size,
                              weight_init=args.weight_init, bias_init=args.bias_init)
