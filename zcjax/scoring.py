@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .proxies._tree import Tree, kernels, layer_sums, map_layers, replace_kernels, tree_total
+from .proxies._tree import Tree, kernels, layer_reduce, map_layers, mask_vector, replace_kernels, unflatten_like
 from .proxies.fisher import fisher_saliency
 from .proxies.gradient import grad_norm_layers, plain_saliency, snip_saliency
 from .proxies.hessian import grasp_saliency, linearize_gradient
@@ -52,19 +52,18 @@ def _results(names: Sequence[str], saliencies: dict[str, Tree], layer_values: di
              mask: Tree, per_layer: bool) -> dict[str, Any]:
     """Totals (and SSNR, per-layer sums) of the saliencies for the requested names."""
     out: dict[str, Any] = {}
-    layers: dict[str, Tree] = {}
+    layers: dict[str, tuple[Tree, jax.Array]] = {}  # proxy: (a layer tree, its masked per-layer values)
     for proxy, values in layer_values.items():
-        layers[proxy] = jax.tree.map(lambda v, m: m * v, values, mask)
+        layers[proxy] = values, mask_vector(mask, values) * jnp.stack(jax.tree.leaves(values))
     for proxy, saliency in saliencies.items():
-        layers[proxy] = layer_sums(saliency, mask)
+        layers[proxy] = saliency, mask_vector(mask, saliency) * layer_reduce(saliency, lambda a: jnp.sum(a, 1))
         if any(n in names for n in (proxy + s for s in SSNR_SUFFIXES)):
-            overall, layerwise = ssnr(saliency, mask)
-            out[proxy + "_ssnr"], out[proxy + "_ssnr_layerwise"] = overall, layerwise
-    for proxy, tree in layers.items():
-        out[proxy] = tree_total(tree)
+            out[proxy + "_ssnr"], out[proxy + "_ssnr_layerwise"] = ssnr(saliency, mask)
+    for proxy, (_, values) in layers.items():
+        out[proxy] = jnp.sum(values)
     out = {n: out[n] for n in names if n in out}
     if per_layer:
-        out["per_layer"] = {p: layers[p] for p in layers if p in names}
+        out["per_layer"] = {p: unflatten_like(tree, values) for p, (tree, values) in layers.items() if p in names}
     return out
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ._tree import Tree
+from ._tree import Tree, layer_norms
 
 
 def grad_norm_layers(grads: Tree) -> Tree:
     """Per layer: the Frobenius norm of dL/dW."""
-    return jax.tree.map(lambda g: jnp.sqrt(jnp.sum(jnp.square(g))), grads)
+    return layer_norms(grads)
 
 
 def snip_saliency(weights: Tree, grads: Tree) -> Tree:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ._tree import Tree
+from ._tree import Tree, layer_reduce, mask_vector
 
 
 def ssnr(saliency: Tree, mask: Tree) -> tuple[jax.Array, jax.Array]:
@@ -22,19 +22,19 @@ def ssnr(saliency: Tree, mask: Tree) -> tuple[jax.Array, jax.Array]:
     Returns:
       (overall, layerwise) scalars.
     """
-    leaves = jax.tree.leaves(saliency)
-    masks = jax.tree.leaves(mask)
-    dtype = leaves[0].dtype
-    count = sum(m.astype(dtype) * s.size for s, m in zip(leaves, masks))
-    total = sum(m.astype(dtype) * jnp.sum(s) for s, m in zip(leaves, masks))
+    dtype = jax.tree.leaves(saliency)[0].dtype
+    m = mask_vector(mask, saliency)
+    size = jnp.asarray([leaf.size for leaf in jax.tree.leaves(saliency)], dtype)
+    sums = layer_reduce(saliency, lambda a: jnp.sum(a, 1))
+    # Squared deviations from each layer's own mean; the overall variance adds
+    # the spread of the layer means (the parallel-variance decomposition).
+    deviations = layer_reduce(saliency, lambda a: jnp.sum(jnp.square(a - jnp.mean(a, 1, keepdims=True)), 1))
+    count = jnp.sum(m * size)
+    total = jnp.sum(m * sums)
     mean = total / jnp.maximum(count, 1)
-    var = sum(m.astype(dtype) * jnp.sum(jnp.square(s - mean)) for s, m in zip(leaves, masks)) / jnp.maximum(count, 1)
+    var = jnp.sum(m * (deviations + size * jnp.square(sums / size - mean))) / jnp.maximum(count, 1)
     std = jnp.sqrt(var)
     overall = jnp.where(std > 0, total / jnp.where(std > 0, std, 1), 0)
-
-    def layer_term(s, m):
-        std_l = jnp.std(s)
-        return m.astype(dtype) * jnp.where(std_l > 0, jnp.sum(s) / jnp.where(std_l > 0, std_l, 1), 0)
-
-    layerwise = sum(layer_term(s, m) for s, m in zip(leaves, masks))
+    std_l = jnp.sqrt(deviations / size)
+    layerwise = jnp.sum(m * jnp.where(std_l > 0, sums / jnp.where(std_l > 0, std_l, 1), 0))
     return overall, layerwise

@@ -7,12 +7,12 @@ import math
 import jax
 import jax.numpy as jnp
 
-from ._tree import Tree
+from ._tree import Tree, layer_norms
 
 
 def l2_norm_layers(weights: Tree) -> Tree:
     """Per layer: the Frobenius norm of W."""
-    return jax.tree.map(lambda w: jnp.sqrt(jnp.sum(jnp.square(w))), weights)
+    return layer_norms(weights)
 
 
 def param_count(params: Tree, mask: Tree) -> jax.Array:
