@@ -6,7 +6,7 @@ Two strategies compute the same numbers:
   or, for cells that share a conv pattern in the run, one per pattern (which
   edges hold a 3x3 or a 1x1 convolution is structure; the none / avg_pool /
   skip edges are data), so 729 programs cover the 15,625 cells. Cheapest to
-  run, but each program compiles (about 15-25 s on CPU with every proxy).
+  run, but each program compiles (about 10-25 s on CPU with every proxy).
 * ``batched``: one program for every cell (the architecture is data), vmapped
   over a chunk of cells and sharded over all local devices. Compiles once. The
   cells' parameters are initialised on the devices by a compiled init program
@@ -40,10 +40,11 @@ from .spaces.nb201.arch import arch_to_ops, ops_to_arch
 from .spaces.nb201.network import NB201Network, conv_pattern
 
 STRATEGIES = ("auto", "per-cell", "batched")
-# Seconds measured on the 2-vCPU development CPU with a minibatch of 64 (bench/NOTES.md),
-# keyed by whether a proxy needs data: compile and run per cell of a static cell
-# program, of a conv-pattern program, of the batched program.
-CPU_COSTS = {True: {"cell": (17.0, 1.4), "pattern": (23.0, 1.7), "batched": (122.0, 5.5)},
+# Seconds measured on the 2-vCPU development CPU with a minibatch of 64 (bench/RESULTS.md,
+# bench/NOTES.md), keyed by whether a proxy needs data: compile and run per cell of a
+# static cell program, of a conv-pattern program (measured before the per-layer
+# reductions were grouped, which cut the others' compile by 10-20%), of the batched program.
+CPU_COSTS = {True: {"cell": (11.7, 1.1), "pattern": (23.0, 1.7), "batched": (112.0, 5.7)},
              False: {"cell": (6.5, 0.19), "pattern": (8.0, 0.22), "batched": (43.0, 0.14)}}
 
 
