@@ -23,11 +23,15 @@ OFF = ("off", "none", "0", "")
 MAX_BYTES = 2 << 30
 
 
+def _is_off(path: str | os.PathLike[str]) -> bool:
+    return str(path).strip().lower() in OFF
+
+
 def default_dir() -> str | None:
     """Where the command line keeps compiled programs: ``$ZCJAX_COMPILE_CACHE`` ('off': nowhere), else the user cache."""
     if ENV_VAR in os.environ:
         value = os.environ[ENV_VAR]
-        return None if value.strip().lower() in OFF else value
+        return None if _is_off(value) else value
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "zcjax", "xla")
 
@@ -44,7 +48,7 @@ def enable(path: str | os.PathLike[str] | None) -> Path | None:
     Returns:
       The folder in use, or None.
     """
-    if path is None or str(path).strip().lower() in OFF:
+    if path is None or _is_off(path):
         return None
     folder = Path(path).expanduser()
     try:

@@ -31,7 +31,7 @@ from .proxies.fisher import fisher_saliency
 from .proxies.gradient import grad_norm_layers, plain_saliency, snip_saliency
 from .proxies.hessian import grasp_saliency, linearize_gradient
 from .proxies.jacobian import jacob_cov_score
-from .proxies.ssnr import ssnr
+from .proxies.ssnr import layer_moments, ssnr_of_moments
 from .proxies.static import flops_layers, l2_norm_layers, param_count
 from .proxies.synflow import synflow_saliency
 from .registry import PROXIES, SSNR_SUFFIXES, base_proxy, needed_passes
@@ -56,9 +56,13 @@ def _results(names: Sequence[str], saliencies: dict[str, Tree], layer_values: di
     for proxy, values in layer_values.items():
         layers[proxy] = values, mask_vector(mask, values) * jnp.stack(jax.tree.leaves(values))
     for proxy, saliency in saliencies.items():
-        layers[proxy] = saliency, mask_vector(mask, saliency) * layer_reduce(saliency, lambda a: jnp.sum(a, 1))
+        m = mask_vector(mask, saliency)
         if any(n in names for n in (proxy + s for s in SSNR_SUFFIXES)):
-            out[proxy + "_ssnr"], out[proxy + "_ssnr_layerwise"] = ssnr(saliency, mask)
+            sums, deviations = layer_moments(saliency)
+            out[proxy + "_ssnr"], out[proxy + "_ssnr_layerwise"] = ssnr_of_moments(sums, deviations, saliency, m)
+        else:
+            sums = layer_reduce(saliency, lambda a: jnp.sum(a, 1))
+        layers[proxy] = saliency, m * sums
     for proxy, (_, values) in layers.items():
         out[proxy] = jnp.sum(values)
     out = {n: out[n] for n in names if n in out}

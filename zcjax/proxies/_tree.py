@@ -46,20 +46,21 @@ def replace_kernels(params: Tree, new_kernels: Tree) -> Tree:
 
 
 def layer_reduce(tree: Tree, reduce: Callable[[jax.Array], jax.Array]) -> jax.Array:
-    """``reduce`` of every leaf, as one vector in leaf order.
+    """``reduce`` of every leaf, as one vector in leaf order (or a tuple of them).
 
     Leaves of one shape and dtype are stacked and reduced together: ``reduce``
-    maps a (layers, size) array to (layers,). A network has many layers of few
-    shapes, so the program holds a few reductions rather than a few per layer
-    (an SSNR per layer made up a third of the per-cell program).
+    maps a (layers, size) array to (layers,), or to a tuple of such vectors. A
+    network has many layers of few shapes, so the program holds a few
+    reductions rather than a few per layer (an SSNR per layer made up a third
+    of the per-cell program).
     """
     leaves = jax.tree.leaves(tree)
     groups: dict[tuple, list[int]] = {}
     for i, leaf in enumerate(leaves):
         groups.setdefault((leaf.shape, leaf.dtype), []).append(i)
-    order = np.concatenate([np.asarray(idx) for idx in groups.values()])
+    back = np.argsort(np.concatenate([np.asarray(idx) for idx in groups.values()]))
     parts = [reduce(jnp.stack([leaves[i].reshape(-1) for i in idx])) for idx in groups.values()]
-    return jnp.concatenate(parts)[np.argsort(order)]
+    return jax.tree.map(lambda *vectors: jnp.concatenate(vectors)[back], *parts)
 
 
 def layer_norms(tree: Tree) -> Tree:

@@ -8,6 +8,11 @@ import jax.numpy as jnp
 from ._tree import Tree, layer_reduce, mask_vector
 
 
+def layer_moments(saliency: Tree) -> tuple[jax.Array, jax.Array]:
+    """Per layer, in leaf order: the sum, and the sum of squared deviations from the layer's mean."""
+    return layer_reduce(saliency, lambda a: (jnp.sum(a, 1), jnp.sum(jnp.square(a - jnp.mean(a, 1, keepdims=True)), 1)))
+
+
 def ssnr(saliency: Tree, mask: Tree) -> tuple[jax.Array, jax.Array]:
     """SSNR of a per-parameter saliency over the layers the mask switches on.
 
@@ -22,16 +27,20 @@ def ssnr(saliency: Tree, mask: Tree) -> tuple[jax.Array, jax.Array]:
     Returns:
       (overall, layerwise) scalars.
     """
-    dtype = jax.tree.leaves(saliency)[0].dtype
-    m = mask_vector(mask, saliency)
-    size = jnp.asarray([leaf.size for leaf in jax.tree.leaves(saliency)], dtype)
-    sums = layer_reduce(saliency, lambda a: jnp.sum(a, 1))
-    # Squared deviations from each layer's own mean; the overall variance adds
-    # the spread of the layer means (the parallel-variance decomposition).
-    deviations = layer_reduce(saliency, lambda a: jnp.sum(jnp.square(a - jnp.mean(a, 1, keepdims=True)), 1))
+    sums, deviations = layer_moments(saliency)
+    return ssnr_of_moments(sums, deviations, saliency, mask_vector(mask, saliency))
+
+
+def ssnr_of_moments(sums: jax.Array, deviations: jax.Array, saliency: Tree,
+                    mask_values: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """:func:`ssnr` from :func:`layer_moments` of ``saliency`` and its mask as a vector."""
+    size = jnp.asarray([leaf.size for leaf in jax.tree.leaves(saliency)], sums.dtype)
+    m = mask_values
     count = jnp.sum(m * size)
     total = jnp.sum(m * sums)
     mean = total / jnp.maximum(count, 1)
+    # The overall variance: each layer's squared deviations plus the spread of
+    # the layer means (the parallel-variance decomposition).
     var = jnp.sum(m * (deviations + size * jnp.square(sums / size - mean))) / jnp.maximum(count, 1)
     std = jnp.sqrt(var)
     overall = jnp.where(std > 0, total / jnp.where(std > 0, std, 1), 0)
