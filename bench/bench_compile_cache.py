@@ -22,10 +22,12 @@ from _report import Timer, machine, write_section
 
 HEAVY = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 CONFIGS = [
-    ("README's first command: 4 random cells, every proxy (auto: per-cell)", ["--sample", "4", "--seed", "0"]),
-    ("one 5-conv cell, every proxy, per-cell", ["--arch", HEAVY]),
+    ("README's first command: 4 random cells, every proxy (auto)", ["--sample", "4", "--seed", "0"]),
+    ("one 5-conv cell, every proxy, per-cell", ["--arch", HEAVY, "--strategy", "per-cell"]),
+    ("10 random cells, every proxy, eager", ["--sample", "10", "--seed", "2", "--strategy", "eager"]),
     ("2 random cells, every proxy, batched", ["--sample", "2", "--seed", "3", "--strategy", "batched"]),
-    ("64 random cells, data-free proxies (auto: batched)", ["--sample", "64", "--seed", "1", "--proxies", "data-free"]),
+    ("64 random cells, data-free proxies, batched", ["--sample", "64", "--seed", "1", "--proxies", "data-free",
+                                                     "--strategy", "batched"]),
 ]
 
 

@@ -161,7 +161,7 @@ def test_population_equals_loop_and_degenerate_cell_is_nan_with_warning():
     cells = [(nb201.index_of(a), a) for a in (ALL_NONE, nb201.arch_at(0), nb201.arch_at(77), nb201.arch_at(9000))]
     names = "snip,jacob_cov,synflow,params,synflow_ssnr"
     rows = {}
-    for strategy, chunk in (("per-cell", None), ("batched", 1), ("batched", 4)):
+    for strategy, chunk in (("per-cell", None), ("eager", None), ("batched", 1), ("batched", 4)):
         config = zcjax.ScoreConfig(proxies=names, strategy=strategy, chunk_size=chunk, **SMALL)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -170,7 +170,7 @@ def test_population_equals_loop_and_degenerate_cell_is_nan_with_warning():
     loop = rows["per-cell", None]
     assert math.isnan(loop[0]["jacob_cov"]) and loop[0]["snip"] == 0
     assert all(math.isfinite(r["jacob_cov"]) for r in loop[1:])
-    for other in (rows["batched", 1], rows["batched", 4]):
+    for other in (rows["eager", None], rows["batched", 1], rows["batched", 4]):
         for a, b in zip(loop, other):
             assert a["index"] == b["index"]
             for n in ("snip", "jacob_cov", "synflow", "params", "synflow_ssnr"):
@@ -206,9 +206,11 @@ def test_auto_strategy_weighs_compiles_against_run_time_on_cpu():
     free = zcjax.Scorer(zcjax.ScoreConfig(proxies="data-free", **SMALL))
     space = [nb201.arch_at(i) for i in range(nb201.NUM_ARCHS)]
     sample = [space[i] for i in np.random.default_rng(0).choice(len(space), 100, replace=False)]
-    assert every.strategy_for(sample[:3]) == "per-cell" and free.strategy_for(sample[:3]) == "per-cell"
-    assert every.strategy_for(sample) == "batched" and free.strategy_for(sample) == "batched"
-    assert every.strategy_for(space) == "per-cell" and free.strategy_for(space) == "batched"
+    # One cell: its own program compiles faster than the eager layers' first compilation.
+    assert every.strategy_for(sample[:1]) == "per-cell" and free.strategy_for(sample[:1]) == "per-cell"
+    # Tens of new cells: the eager layers compile once, every program would compile per cell.
+    assert every.strategy_for(sample[:20]) == "eager" and free.strategy_for(sample[:20]) == "eager"
+    assert free.strategy_for(space) == "batched"
     # Cells of one pattern compile once: per-cell wins however many there are.
     one_pattern = [a for a in space if nb201.conv_pattern(nb201.arch_to_ops(a)) == (-1,) * 6]
     assert len(one_pattern) == 3 ** 6 and every.strategy_for(one_pattern) == "per-cell"

@@ -41,17 +41,14 @@ def assert_matches(ours: dict, ref: dict, *, skip=()):
             assert abs(ours[name] - expected) <= tol, f"{name}: ours {ours[name]}, reference {expected}"
 
 
-def _score_golden(k, golden, golden_batch):
+def _score_golden(k, golden, golden_batch, scorer=None):
     ref = golden[k]
     _, params = load_torch_params(os.path.join(GOLDEN_DIR, f"weights_{k}.npz"), ref["arch"])
-    x, y = golden_batch
-    return ref, params, Scorer(ScoreConfig(strategy="per-cell"), x, y).score_params(ref["arch"], params)
+    scorer = scorer or Scorer(ScoreConfig(strategy="per-cell"), *golden_batch)
+    return ref, params, scorer.score_params(ref["arch"], params)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("k", range(10))
-def test_golden_parity_per_cell(k, golden, golden_batch):
-    ref, params, ours = _score_golden(k, golden, golden_batch)
+def assert_golden_parity(k, ref, params, ours):
     if k == 2:
         # All skip_connect: the reduction convolutions' exact synflow gradient is 0 (their
         # BatchNorm output has zero spatial mean and all that follows is linear), so the
@@ -68,6 +65,21 @@ def test_golden_parity_per_cell(k, golden, golden_batch):
                 assert layers[f"reduction{r}.{conv}.op.1"] < 1e-15 * float(out["synflow"])
     else:
         assert_matches(ours, ref)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", range(10))
+def test_golden_parity_per_cell(k, golden, golden_batch):
+    assert_golden_parity(k, *_score_golden(k, golden, golden_batch))
+
+
+@pytest.mark.slow
+def test_golden_parity_eager(golden, golden_batch):
+    # The eager strategy runs the same network from its separately compiled layers.
+    scorer = Scorer(ScoreConfig(strategy="eager"), *golden_batch)
+    for k in range(len(golden)):
+        assert_golden_parity(k, *_score_golden(k, golden, golden_batch, scorer))
+    assert not scorer._per_cell_cache  # no per-cell program was compiled
 
 
 def test_golden_per_layer_sums(golden, golden_batch):

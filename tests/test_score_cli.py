@@ -36,6 +36,11 @@ def test_data_free_jsonl_and_csv(tmp_path):
     for r in rows:
         assert r["arch"] == nb201.arch_at(r["index"])
         assert r["cifar10_valid_val"] == pytest.approx(nb201.accuracy(r["index"], "cifar10"))
+    eager = tmp_path / "eager.jsonl"
+    assert main(["--indices", "0-2", *FREE[:-1], "eager", "--output", str(eager)]) == 0
+    for r, e in zip(rows, read_jsonl(eager), strict=True):
+        assert list(e) == list(r) and e["arch"] == r["arch"]
+        assert [e[k] for k in r if k != "arch"] == pytest.approx([r[k] for k in r if k != "arch"], rel=1e-9)
     out_csv = tmp_path / "s.csv"
     assert main(["--indices", "0-2", *FREE, "--output", str(out_csv)]) == 0
     with open(out_csv) as f:

@@ -1,19 +1,26 @@
 """Scoring engine: many NAS-Bench-201 cells, each with every requested proxy.
 
-Two strategies compute the same numbers:
+Three strategies compute the same numbers:
 
+* ``eager``: the cell's network runs op by op from Python, its layers
+  (convolution with ReLU, bias and fisher's perturbation; BatchNorm; pools)
+  each a small compiled program shared by every cell of the space. A new cell
+  compiles nothing once the first few cells have compiled the layers (about
+  35 s on CPU, 28 s of it in the first cell); it then runs the whole proxy
+  set in about 2 s on CPU, against 1.05 s for its own compiled program, which
+  costs about 9 s to compile.
 * ``per-cell``: one program per cell (the architecture is Python structure),
   or, for cells that share a conv pattern in the run, one per pattern (which
   edges hold a 3x3 or a 1x1 convolution is structure; the none / avg_pool /
   skip edges are data), so 729 programs cover the 15,625 cells. Cheapest to
-  run, but each program compiles (about 10-25 s on CPU with every proxy).
+  run, but each program compiles (about 9-20 s on CPU with every proxy).
 * ``batched``: one program for every cell (the architecture is data), vmapped
   over a chunk of cells and sharded over all local devices. Compiles once. The
   cells' parameters are initialised on the devices by a compiled init program
   of their own (vmapped and sharded the same way) and passed on.
 
-``auto`` picks batched on accelerators; on CPU, whichever costs less for the
-run's cells by the measured compile and run times (:data:`CPU_COSTS`).
+``auto`` picks batched on accelerators; on CPU, whichever of the three costs
+less for the run's cells by the measured compile and run times (:data:`CPU_COSTS`).
 Every cell's weights come from ``fold_in(key(init_seed), benchmark index)``,
 so a cell gets the same weights whatever else is in the run, in either
 strategy; its scores agree across programs up to float32 rounding.
@@ -39,13 +46,13 @@ from .spaces.nb201 import benchmark
 from .spaces.nb201.arch import arch_to_ops, ops_to_arch
 from .spaces.nb201.network import NB201Network, conv_pattern
 
-STRATEGIES = ("auto", "per-cell", "batched")
+STRATEGIES = ("auto", "eager", "per-cell", "batched")
 # Seconds measured on the 2-vCPU development CPU with a minibatch of 64 (bench/RESULTS.md,
 # bench/NOTES.md), keyed by whether a proxy needs data: compile and run per cell of a
-# static cell program, of a conv-pattern program (measured before the per-layer
-# reductions were grouped, which cut the others' compile by 10-20%), of the batched program.
-CPU_COSTS = {True: {"cell": (11.7, 1.1), "pattern": (23.0, 1.7), "batched": (112.0, 5.7)},
-             False: {"cell": (6.5, 0.19), "pattern": (8.0, 0.22), "batched": (43.0, 0.14)}}
+# static cell program, of a conv-pattern program, of the batched program, and the eager
+# layers' compilation (spread over the first few cells) and run per cell.
+CPU_COSTS = {True: {"cell": (8.9, 1.05), "pattern": (20.0, 1.7), "batched": (96.0, 5.3), "eager": (37.0, 2.2)},
+             False: {"cell": (5.5, 0.19), "pattern": (7.0, 0.22), "batched": (43.0, 0.14), "eager": (20.0, 0.3)}}
 
 
 class NumericalWarning(UserWarning):
@@ -60,7 +67,7 @@ class ScoreConfig:
       proxies: result names (see :func:`zcjax.registry.resolve`).
       dataset: 'cifar10', 'cifar100' or 'ImageNet16-120' (class count, input size).
       init_seed: seed of every cell's initial weights.
-      strategy: 'auto', 'per-cell' or 'batched'.
+      strategy: 'auto', 'eager', 'per-cell' or 'batched' (see the module docstring).
       chunk_size: cells per batched program call (rounded up to the device count).
       weight_init: 'pytorch', 'kaiming', 'xavier' or 'zero'.
       bias_init: 'pytorch', 'zero' or 'one'.
@@ -139,8 +146,9 @@ class Scorer:
         """The strategy ``auto`` resolves to for a run over ``archs`` (split over ``processes``).
 
         On accelerators: batched. On CPU: whichever the measured costs of this
-        machine class (:data:`CPU_COSTS`) say is cheaper, counting a compile
-        per distinct conv pattern for per-cell and one compile for batched.
+        machine class (:data:`CPU_COSTS`) say is cheapest, counting a compile
+        per distinct conv pattern for per-cell, one for batched, and the
+        layers' one-off compilation for eager.
         """
         return self._strategy(_cells_per_pattern(tuple(arch_to_ops(a)) for a in archs), processes)
 
@@ -155,29 +163,44 @@ class Scorer:
         for n in counts.values():
             compile_s, run_s = costs["cell" if n == 1 else "pattern"]
             per_cell += compile_s + run_s * n / processes
-        compile_s, run_s = costs["batched"]
-        return "per-cell" if per_cell <= compile_s + run_s * counts.total() / processes else "batched"
+        totals = {"per-cell": per_cell}
+        for strategy in ("eager", "batched"):
+            compile_s, run_s = costs[strategy]
+            totals[strategy] = compile_s + run_s * counts.total() / processes
+        return min(totals, key=totals.get)
 
     # Per-cell programs: a static cell's own, or one shared by a conv pattern (nb201.conv_pattern).
     def _per_cell_programs(self, ops: tuple[int, ...], shared: bool = False):
         pattern = conv_pattern(ops) if shared else ops
         if pattern not in self._per_cell_cache:
-            model = self._network(pattern)
-            f32_names, f64_names, size = self.f32_names, self.f64_names, self.image_size
-
-            def stage32(params, cell_ops, x, y):
-                return float32_stage(model, f32_names, params, cell_ops, x, y)
-
-            def stage64(params, cell_ops, jacobian):
-                return float64_stage(model, f64_names, params, cell_ops, size, jacobian)
-
+            model, stage32, stage64 = self._cell_stages(pattern)
             self._per_cell_cache[pattern] = (model, jax.jit(stage32), jax.jit(stage64))
         return self._per_cell_cache[pattern]
 
+    def _cell_stages(self, arch: tuple[int, ...]):
+        """A static cell's network and its two stages as plain functions (run eagerly, or jitted)."""
+        model = self._network(arch)
+        f32_names, f64_names, size = self.f32_names, self.f64_names, self.image_size
+
+        def stage32(params, cell_ops, x, y):
+            return float32_stage(model, f32_names, params, cell_ops, x, y)
+
+        def stage64(params, cell_ops, jacobian):
+            return float64_stage(model, f64_names, params, cell_ops, size, jacobian)
+
+        return model, stage32, stage64
+
     def score_params(self, arch: Any, params: Any) -> dict[str, float]:
-        """Scores one cell with given parameters (e.g. imported PyTorch weights)."""
+        """Scores one cell with given parameters (e.g. imported PyTorch weights).
+
+        Runs the cell's own network: eagerly where the strategy (``auto``: on
+        CPU) says so, else as its compiled per-cell program.
+        """
         ops = tuple(arch_to_ops(arch))
-        _, stage32, stage64 = self._per_cell_programs(ops)
+        if self._strategy(collections.Counter([conv_pattern(ops)]), 1) == "eager":
+            _, stage32, stage64 = self._cell_stages(ops)
+        else:
+            _, stage32, stage64 = self._per_cell_programs(ops)
         return self._finish(ops, self._run_stages(stage32, stage64, params, jnp.asarray(ops, jnp.int32)))
 
     def _run_stages(self, stage32, stage64, params, *extra):
@@ -299,11 +322,14 @@ class Scorer:
         """Scores cells on this process's devices; ``counts``: the whole run's cells per conv pattern."""
         if not cells:
             return
-        if strategy == "per-cell":
+        if strategy in ("per-cell", "eager"):
             # A pattern's program compiles and runs slower than a static cell's
             # (about 1.3x): it is used only for patterns with several cells in the run.
             for index, ops in cells:
-                model, stage32, stage64 = self._per_cell_programs(ops, counts[conv_pattern(ops)] > 1)
+                if strategy == "eager":
+                    model, stage32, stage64 = self._cell_stages(ops)
+                else:
+                    model, stage32, stage64 = self._per_cell_programs(ops, counts[conv_pattern(ops)] > 1)
                 cell_ops = jnp.asarray(ops, jnp.int32)
                 params = model.init(cell_key(self.config.init_seed, index), self.x[:1], cell_ops)["params"]
                 values = self._run_stages(stage32, stage64, params, cell_ops)

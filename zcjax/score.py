@@ -155,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = p.add_argument_group("run")
     run.add_argument("--output", "-o", default="-", help=".jsonl or .csv file, or - for JSON lines on stdout")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --output")
-    run.add_argument("--strategy", default="auto", choices=STRATEGIES, help="compiled-program strategy")
+    run.add_argument("--strategy", default="auto", choices=STRATEGIES,
+                     help="how cells run: eager layers, a program per cell, or one batched program (README)")
     run.add_argument("--chunk-size", type=int, help="cells per batched program call")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--compile-cache", metavar="DIR", default=compile_cache.default_dir(),
