@@ -11,6 +11,7 @@ import pytest
 
 import zcjax
 from zcjax.data import get_minibatch
+from zcjax.proxies._tree import layer_norms
 from zcjax.proxies.hessian import hessian_vector_product
 from zcjax.proxies.jacobian import jacob_cov_score
 from zcjax.proxies.ssnr import ssnr
@@ -142,6 +143,21 @@ def test_ssnr_known_values():
     np.testing.assert_allclose(layerwise, 10 / np.std([1, 2, 3, 4]), rtol=1e-6)  # b has std 0: left out
     overall, layerwise = ssnr(sal, {"a": {"kernel": jnp.float32(0)}, "b": {"kernel": on}})
     assert float(overall) == 0 and float(layerwise) == 0  # only b counts, and its std is 0
+
+
+def test_ssnr_and_layer_norms_agree_eagerly_and_traced():
+    # Eagerly, per-layer values are reduced layer by layer and combined in NumPy;
+    # traced, layers of one shape are stacked. Same values, in leaf order.
+    rng = np.random.default_rng(1)
+    shapes = {"a": (3, 3, 4, 4), "b": (10,), "c": (3, 3, 4, 4), "d": (1, 1, 4, 4), "e": (3, 3, 4, 4)}
+    sal = {k: {"kernel": jnp.asarray(rng.normal(size=s), jnp.float32)} for k, s in shapes.items()}
+    mask = {k: {"kernel": jnp.float32(k != "c")} for k in shapes}
+    eager = ssnr(sal, mask), layer_norms(sal)
+    traced = jax.jit(lambda s, m: (ssnr(s, m), layer_norms(s)))(sal, mask)
+    assert isinstance(eager[0][0], np.ndarray) and isinstance(traced[0][0], jax.Array)
+    chex.assert_trees_all_close(jax.tree.map(np.asarray, traced), eager, rtol=1e-6)
+    chex.assert_trees_all_close(eager[1], {k: {"kernel": np.linalg.norm(v["kernel"])} for k, v in sal.items()},
+                                rtol=1e-6)
 
 
 def test_jacob_cov_matches_numpy_and_nan_for_constant_row():

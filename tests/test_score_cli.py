@@ -40,7 +40,10 @@ def test_data_free_jsonl_and_csv(tmp_path):
     assert main(["--indices", "0-2", *FREE[:-1], "eager", "--output", str(eager)]) == 0
     for r, e in zip(rows, read_jsonl(eager), strict=True):
         assert list(e) == list(r) and e["arch"] == r["arch"]
-        assert [e[k] for k in r if k != "arch"] == pytest.approx([r[k] for k in r if k != "arch"], rel=1e-9)
+        # l2_norm is a float32 sum over layers, added up in another order eagerly.
+        for k in r:
+            if k != "arch":
+                assert e[k] == pytest.approx(r[k], rel=1e-6 if k == "l2_norm" else 1e-9), k
     out_csv = tmp_path / "s.csv"
     assert main(["--indices", "0-2", *FREE, "--output", str(out_csv)]) == 0
     with open(out_csv) as f:

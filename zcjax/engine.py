@@ -6,8 +6,8 @@ Three strategies compute the same numbers:
   (convolution with ReLU, bias and fisher's perturbation; BatchNorm; pools)
   each a small compiled program shared by every cell of the space. A new cell
   compiles nothing once the first few cells have compiled the layers (about
-  35 s on CPU, 28 s of it in the first cell); it then runs the whole proxy
-  set in about 2 s on CPU, against 1.05 s for its own compiled program, which
+  30 s on CPU, most of it in the first cell); it then runs the whole proxy
+  set in about 2 s on CPU, against 1.07 s for its own compiled program, which
   costs about 9 s to compile.
 * ``per-cell``: one program per cell (the architecture is Python structure),
   or, for cells that share a conv pattern in the run, one per pattern (which
@@ -51,7 +51,7 @@ STRATEGIES = ("auto", "eager", "per-cell", "batched")
 # bench/NOTES.md), keyed by whether a proxy needs data: compile and run per cell of a
 # static cell program, of a conv-pattern program, of the batched program, and the eager
 # layers' compilation (spread over the first few cells) and run per cell.
-CPU_COSTS = {True: {"cell": (8.9, 1.05), "pattern": (20.0, 1.7), "batched": (96.0, 5.3), "eager": (37.0, 2.2)},
+CPU_COSTS = {True: {"cell": (9.2, 1.07), "pattern": (20.0, 1.7), "batched": (100.0, 5.3), "eager": (30.0, 2.1)},
              False: {"cell": (5.5, 0.19), "pattern": (7.0, 0.22), "batched": (43.0, 0.14), "eager": (20.0, 0.3)}}
 
 

@@ -26,7 +26,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .proxies._tree import Tree, kernels, layer_reduce, map_layers, mask_vector, replace_kernels, unflatten_like
+from .proxies._tree import (Tree, array_module, kernels, layer_reduce, map_layers, mask_vector, replace_kernels,
+                           row_sums, unflatten_like)
 from .proxies.fisher import fisher_saliency
 from .proxies.gradient import grad_norm_layers, plain_saliency, snip_saliency
 from .proxies.hessian import grasp_saliency, linearize_gradient
@@ -54,17 +55,18 @@ def _results(names: Sequence[str], saliencies: dict[str, Tree], layer_values: di
     out: dict[str, Any] = {}
     layers: dict[str, tuple[Tree, jax.Array]] = {}  # proxy: (a layer tree, its masked per-layer values)
     for proxy, values in layer_values.items():
-        layers[proxy] = values, mask_vector(mask, values) * jnp.stack(jax.tree.leaves(values))
+        xp = array_module(values)
+        layers[proxy] = values, mask_vector(mask, values) * xp.stack([xp.asarray(v) for v in jax.tree.leaves(values)])
     for proxy, saliency in saliencies.items():
         m = mask_vector(mask, saliency)
         if any(n in names for n in (proxy + s for s in SSNR_SUFFIXES)):
             sums, deviations = layer_moments(saliency)
             out[proxy + "_ssnr"], out[proxy + "_ssnr_layerwise"] = ssnr_of_moments(sums, deviations, saliency, m)
         else:
-            sums = layer_reduce(saliency, lambda a: jnp.sum(a, 1))
+            sums = layer_reduce(saliency, row_sums)
         layers[proxy] = saliency, m * sums
     for proxy, (_, values) in layers.items():
-        out[proxy] = jnp.sum(values)
+        out[proxy] = array_module(values).sum(values)
     out = {n: out[n] for n in names if n in out}
     if per_layer:
         out["per_layer"] = {p: unflatten_like(tree, values) for p, (tree, values) in layers.items() if p in names}

@@ -6,6 +6,7 @@ A *layer tree* mirrors the parameter tree down to the modules that own a
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import jax
@@ -45,16 +46,41 @@ def replace_kernels(params: Tree, new_kernels: Tree) -> Tree:
     return {k: replace_kernels(v, new_kernels[k]) if k in new_kernels else v for k, v in params.items()}
 
 
+def is_eager(*trees: Tree) -> bool:
+    """Whether every leaf is a concrete array (run op by op), not a tracer (inside jit, vmap, grad)."""
+    return not any(isinstance(leaf, jax.core.Tracer) for tree in trees for leaf in jax.tree.leaves(tree))
+
+
+def array_module(*trees: Tree) -> Any:
+    """NumPy for eager per-layer vectors, else ``jax.numpy``.
+
+    Eagerly, the vectors of per-layer values (one entry per layer of the cell)
+    are combined in NumPy: their length depends on the architecture, and every
+    new length would compile every ``jax.numpy`` op on them again.
+    """
+    return np if is_eager(*trees) else jnp
+
+
+@functools.cache
+def _per_layer(reduce: Callable[[jax.Array], Any]) -> Callable[[jax.Array], Any]:
+    return jax.jit(lambda leaf: reduce(leaf.reshape(1, -1)))
+
+
 def layer_reduce(tree: Tree, reduce: Callable[[jax.Array], jax.Array]) -> jax.Array:
     """``reduce`` of every leaf, as one vector in leaf order (or a tuple of them).
 
-    Leaves of one shape and dtype are stacked and reduced together: ``reduce``
-    maps a (layers, size) array to (layers,), or to a tuple of such vectors. A
-    network has many layers of few shapes, so the program holds a few
-    reductions rather than a few per layer (an SSNR per layer made up a third
-    of the per-cell program).
+    ``reduce`` maps a (layers, size) array to (layers,), or to a tuple of such
+    vectors; pass a module-level function. Traced, leaves of one shape and
+    dtype are stacked and reduced together: a network has many layers of few
+    shapes, so the program holds a few reductions rather than a few per layer
+    (an SSNR per layer made up a third of the per-cell program). Eagerly, each
+    leaf is reduced by a program compiled once per layer shape, whatever the
+    architecture, and the result is a NumPy vector (see :func:`array_module`).
     """
     leaves = jax.tree.leaves(tree)
+    if is_eager(tree):
+        parts = [_per_layer(reduce)(leaf) for leaf in leaves]
+        return jax.tree.map(lambda *vectors: np.concatenate(jax.device_get(vectors)), *parts)
     groups: dict[tuple, list[int]] = {}
     for i, leaf in enumerate(leaves):
         groups.setdefault((leaf.shape, leaf.dtype), []).append(i)
@@ -63,15 +89,24 @@ def layer_reduce(tree: Tree, reduce: Callable[[jax.Array], jax.Array]) -> jax.Ar
     return jax.tree.map(lambda *vectors: jnp.concatenate(vectors)[back], *parts)
 
 
+def row_sums(a: jax.Array) -> jax.Array:
+    return jnp.sum(a, 1)
+
+
+def row_norms(a: jax.Array) -> jax.Array:
+    return jnp.sqrt(jnp.sum(jnp.square(a), 1))
+
+
 def layer_norms(tree: Tree) -> Tree:
     """Per layer: the Frobenius norm of the leaf."""
-    return unflatten_like(tree, layer_reduce(tree, lambda a: jnp.sqrt(jnp.sum(jnp.square(a), 1))))
+    return unflatten_like(tree, layer_reduce(tree, row_norms))
 
 
 def mask_vector(mask: Tree, like: Tree) -> jax.Array:
-    """The mask's leaves as one vector, in the dtype of ``like``'s leaves."""
+    """The mask's leaves as one vector, in the dtype of ``like``'s leaves (NumPy when ``like`` is eager)."""
     dtype = jax.tree.leaves(like)[0].dtype
-    return jnp.stack([m.astype(dtype) for m in jax.tree.leaves(mask)])
+    xp = array_module(mask, like)
+    return xp.stack([xp.asarray(m).astype(dtype) for m in jax.tree.leaves(mask)])
 
 
 def unflatten_like(tree: Tree, vector: jax.Array) -> Tree:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ._tree import Tree, layer_reduce, mask_vector
+from ._tree import Tree, array_module, layer_reduce, mask_vector
+
+
+def _row_moments(a: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return jnp.sum(a, 1), jnp.sum(jnp.square(a - jnp.mean(a, 1, keepdims=True)), 1)
 
 
 def layer_moments(saliency: Tree) -> tuple[jax.Array, jax.Array]:
     """Per layer, in leaf order: the sum, and the sum of squared deviations from the layer's mean."""
-    return layer_reduce(saliency, lambda a: (jnp.sum(a, 1), jnp.sum(jnp.square(a - jnp.mean(a, 1, keepdims=True)), 1)))
+    return layer_reduce(saliency, _row_moments)
 
 
 def ssnr(saliency: Tree, mask: Tree) -> tuple[jax.Array, jax.Array]:
@@ -34,16 +38,17 @@ def ssnr(saliency: Tree, mask: Tree) -> tuple[jax.Array, jax.Array]:
 def ssnr_of_moments(sums: jax.Array, deviations: jax.Array, saliency: Tree,
                     mask_values: jax.Array) -> tuple[jax.Array, jax.Array]:
     """:func:`ssnr` from :func:`layer_moments` of ``saliency`` and its mask as a vector."""
-    size = jnp.asarray([leaf.size for leaf in jax.tree.leaves(saliency)], sums.dtype)
+    xp = array_module(sums, deviations, mask_values)
+    size = xp.asarray([leaf.size for leaf in jax.tree.leaves(saliency)], sums.dtype)
     m = mask_values
-    count = jnp.sum(m * size)
-    total = jnp.sum(m * sums)
-    mean = total / jnp.maximum(count, 1)
+    count = xp.sum(m * size)
+    total = xp.sum(m * sums)
+    mean = total / xp.maximum(count, 1)
     # The overall variance: each layer's squared deviations plus the spread of
     # the layer means (the parallel-variance decomposition).
-    var = jnp.sum(m * (deviations + size * jnp.square(sums / size - mean))) / jnp.maximum(count, 1)
-    std = jnp.sqrt(var)
-    overall = jnp.where(std > 0, total / jnp.where(std > 0, std, 1), 0)
-    std_l = jnp.sqrt(deviations / size)
-    layerwise = jnp.sum(m * jnp.where(std_l > 0, sums / jnp.where(std_l > 0, std_l, 1), 0))
+    var = xp.sum(m * (deviations + size * xp.square(sums / size - mean))) / xp.maximum(count, 1)
+    std = xp.sqrt(var)
+    overall = xp.where(std > 0, total / xp.where(std > 0, std, 1), 0)
+    std_l = xp.sqrt(deviations / size)
+    layerwise = xp.sum(m * xp.where(std_l > 0, sums / xp.where(std_l > 0, std_l, 1), 0))
     return overall, layerwise
