@@ -19,6 +19,7 @@ from zcjax.proxies.synflow import synflow_saliency
 from zcjax.scoring import cross_entropy, float32_stage
 from zcjax.spaces import nb201
 import zcjax.spaces.nb201.network  # noqa: F401
+from zcjax.spaces.nb201 import initializers
 
 SMALL = dict(channels=4, cells_per_stage=1)
 ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
@@ -119,6 +120,40 @@ def test_pytorch_default_init_bounds(batch):
         if name in ("kernel", "bias") and "kernel" in module:
             fan_in = math.prod(module["kernel"].shape[:-1])
             assert float(jnp.abs(leaf).max()) <= 1 / math.sqrt(fan_in) + 1e-7
+
+
+REFERENCE_INITS = {
+    "uniform fan_in": (initializers.variance_scaling(1 / 3, "fan_in", "uniform"),
+                       jax.nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform")),
+    "normal fan_in": (initializers.variance_scaling(2.0, "fan_in", "normal"),
+                      jax.nn.initializers.variance_scaling(2.0, "fan_in", "normal")),
+    "normal fan_avg": (initializers.variance_scaling(1.0, "fan_avg", "normal"),
+                       jax.nn.initializers.variance_scaling(1.0, "fan_avg", "normal")),
+    "bias": (initializers.uniform(1 / 12), lambda k, s, d=jnp.float32: jax.random.uniform(k, s, d, -1 / 12, 1 / 12)),
+    "zeros": (initializers.constant(0.0), jax.nn.initializers.zeros),
+    "ones": (initializers.constant(1.0), jax.nn.initializers.ones),
+}
+
+
+@pytest.mark.parametrize("name", REFERENCE_INITS)
+@pytest.mark.parametrize("shape", [(1, 1, 32, 64), (3, 3, 32, 32), (5000, 7)])
+def test_initializers_are_jax_bit_for_bit(name, shape):
+    # Eagerly they draw a prefix of a bucket-sized draw (of 4096, 16384 and 65536 here).
+    ours, reference = REFERENCE_INITS[name]
+    key = jax.random.fold_in(jax.random.key(3), len(shape))
+    eager = ours(key, shape, jnp.float32)
+    assert isinstance(eager, jax.Array)
+    chex.assert_trees_all_equal(eager, reference(key, shape, jnp.float32), strict=True)
+    chex.assert_trees_all_equal(jax.jit(lambda k: ours(k, shape, jnp.float32))(key),
+                                jax.jit(lambda k: reference(k, shape, jnp.float32))(key), strict=True)
+
+
+def test_eager_init_is_jitted_init():
+    model = small_net()
+    x0, ops = jnp.zeros((1, 32, 32, 3)), jnp.asarray(nb201.arch_to_ops(nb201.arch_at(77)), jnp.int32)
+    key = zcjax.cell_key(0, 77)
+    chex.assert_trees_all_equal(model.init(key, x0, ops)["params"],
+                                jax.jit(lambda k, o: model.init(k, x0, o)["params"])(key, ops), strict=True)
 
 
 def test_synflow_needs_x64_and_is_float64(batch):

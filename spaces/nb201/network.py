@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
 
+from . import initializers
 from .arch import EDGES, OPS
 
 BN_EPS = 1e-5
@@ -49,26 +50,25 @@ WEIGHT_INITS = ("pytorch", "kaiming", "xavier", "zero")
 BIAS_INITS = ("pytorch", "zero", "one")
 
 
-def _weight_init(scheme: str) -> nn.initializers.Initializer:
+def _weight_init(scheme: str) -> initializers.Initializer:
     if scheme == "pytorch":  # U(-1/sqrt(fan_in), 1/sqrt(fan_in)): torch's kaiming_uniform(a=sqrt(5))
-        return nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+        return initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
     if scheme == "kaiming":  # torch.nn.init.kaiming_normal_ (fan_in, ReLU gain)
-        return nn.initializers.variance_scaling(2.0, "fan_in", "normal")
+        return initializers.variance_scaling(2.0, "fan_in", "normal")
     if scheme == "xavier":  # torch.nn.init.xavier_normal_
-        return nn.initializers.variance_scaling(1.0, "fan_avg", "normal")
+        return initializers.variance_scaling(1.0, "fan_avg", "normal")
     if scheme == "zero":
-        return nn.initializers.zeros
+        return initializers.constant(0.0)
     raise ValueError(f"unknown weight init {scheme!r}; expected one of {WEIGHT_INITS}")
 
 
-def _bias_init(scheme: str, fan_in: int) -> nn.initializers.Initializer:
+def _bias_init(scheme: str, fan_in: int) -> initializers.Initializer:
     if scheme == "pytorch":
-        bound = 1.0 / math.sqrt(fan_in)
-        return lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)
+        return initializers.uniform(1.0 / math.sqrt(fan_in))
     if scheme == "zero":
-        return nn.initializers.zeros
+        return initializers.constant(0.0)
     if scheme == "one":
-        return nn.initializers.ones
+        return initializers.constant(1.0)
     raise ValueError(f"unknown bias init {scheme!r}; expected one of {BIAS_INITS}")
 
 
@@ -103,7 +103,7 @@ def avg_pool_2x2(x: jax.Array) -> jax.Array:
     return _window_sum(x, 2, 2, 0) / jnp.asarray(4, x.dtype)
 
 
-def _param(module: nn.Module, name: str, init: nn.initializers.Initializer, shape: tuple[int, ...]) -> jax.Array:
+def _param(module: nn.Module, name: str, init: initializers.Initializer, shape: tuple[int, ...]) -> jax.Array:
     """``module.param(name, init, shape)``, checking an existing parameter's shape directly.
 
     Flax's ``param`` traces the initialiser on every call to check the shape of
@@ -161,8 +161,8 @@ class BatchStatNorm(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         if not self.affine:
             return batch_stat_norm(x)
-        scale = _param(self, "scale", nn.initializers.ones, (x.shape[-1],))
-        bias = _param(self, "bias", nn.initializers.zeros, (x.shape[-1],))
+        scale = _param(self, "scale", initializers.constant(1.0), (x.shape[-1],))
+        bias = _param(self, "bias", initializers.constant(0.0), (x.shape[-1],))
         return batch_stat_norm(x, scale, bias)
 
 

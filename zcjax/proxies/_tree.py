@@ -62,6 +62,21 @@ def array_module(*trees: Tree) -> Any:
 
 
 @functools.cache
+def _jitted(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return jax.jit(fn)
+
+
+def leaf_map(fn: Callable[..., jax.Array], tree: Tree, *rest: Tree) -> Tree:
+    """``jax.tree.map(fn, tree, *rest)``; eagerly, ``fn`` runs as one program per leaf shape.
+
+    Pass a module-level function: its compiled programs are kept for the
+    process, so the few layer shapes of the space compile once, whatever the
+    architecture, and each leaf costs one dispatch rather than one per op.
+    """
+    return jax.tree.map(_jitted(fn) if is_eager(tree, *rest) else fn, tree, *rest)
+
+
+@functools.cache
 def _per_layer(reduce: Callable[[jax.Array], Any]) -> Callable[[jax.Array], Any]:
     return jax.jit(lambda leaf: reduce(leaf.reshape(1, -1)))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ._tree import Tree
+from ._tree import Tree, leaf_map
 
 
 def fisher_saliency(weights: Tree, activations: Tree, activation_grads: Tree) -> Tree:
@@ -24,9 +24,10 @@ def fisher_saliency(weights: Tree, activations: Tree, activation_grads: Tree) ->
     Returns:
       A layer tree shaped like ``weights``.
     """
-    def saliency(w, z, dz):
-        per_sample = jnp.sum(z * dz, axis=tuple(range(1, z.ndim - 1)))  # (N, C)
-        channel = 0.5 * jnp.mean(jnp.square(per_sample), axis=0)
-        return jnp.broadcast_to(channel.astype(w.dtype), w.shape)
+    return leaf_map(_channel_fisher, weights, activations, activation_grads)
 
-    return jax.tree.map(saliency, weights, activations, activation_grads)
+
+def _channel_fisher(w: jax.Array, z: jax.Array, dz: jax.Array) -> jax.Array:
+    per_sample = jnp.sum(z * dz, axis=tuple(range(1, z.ndim - 1)))  # (N, C)
+    channel = 0.5 * jnp.mean(jnp.square(per_sample), axis=0)
+    return jnp.broadcast_to(channel.astype(w.dtype), w.shape)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ._tree import Tree, layer_norms
+from ._tree import Tree, layer_norms, leaf_map
+
+
+def abs_product(a: jax.Array, b: jax.Array) -> jax.Array:
+    """|a * b|, elementwise."""
+    return jnp.abs(a * b)
 
 
 def grad_norm_layers(grads: Tree) -> Tree:
@@ -15,9 +20,9 @@ def grad_norm_layers(grads: Tree) -> Tree:
 
 def snip_saliency(weights: Tree, grads: Tree) -> Tree:
     """Per parameter: |W * dL/dW|."""
-    return jax.tree.map(lambda w, g: jnp.abs(w * g), weights, grads)
+    return leaf_map(abs_product, weights, grads)
 
 
 def plain_saliency(weights: Tree, grads: Tree) -> Tree:
     """Per parameter: W * dL/dW."""
-    return jax.tree.map(lambda w, g: w * g, weights, grads)
+    return leaf_map(jnp.multiply, weights, grads)

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import jax
 
-from ._tree import Tree
+from ._tree import Tree, leaf_map
 
 
 def linearize_gradient(gradient_pass: Callable[[Tree], tuple[tuple, Any]], weights: Tree
@@ -45,6 +45,10 @@ def hessian_vector_product(loss_of_weights: Callable[[Tree], jax.Array], weights
     return hvp(vector)
 
 
+def _negative_product(w: jax.Array, hg: jax.Array) -> jax.Array:
+    return -w * hg
+
+
 def grasp_saliency(weights: Tree, hessian_grad: Tree) -> Tree:
     """Per parameter: -W * (H g)."""
-    return jax.tree.map(lambda w, hg: -w * hg, weights, hessian_grad)
+    return leaf_map(_negative_product, weights, hessian_grad)

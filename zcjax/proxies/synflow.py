@@ -7,13 +7,18 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from ._tree import Tree, kernels, replace_kernels
+from ._tree import Tree, kernels, leaf_map, replace_kernels
+from .gradient import abs_product
 
 
 def require_x64() -> None:
     """Raises unless float64 is enabled (synflow reaches 1e47, beyond float32)."""
     if jax.dtypes.canonicalize_dtype(jnp.float64) != jnp.float64:
         raise RuntimeError("synflow needs float64: call it inside `with jax.enable_x64(True):`")
+
+
+def _abs_float64(p: jax.Array) -> jax.Array:
+    return jnp.abs(p).astype(jnp.float64)
 
 
 def synflow_saliency(model: Any, params: Tree, ops: jax.Array | None, image_size: int) -> Tree:
@@ -34,7 +39,7 @@ def synflow_saliency(model: Any, params: Tree, ops: jax.Array | None, image_size
       A float64 layer tree shaped like the kernels.
     """
     require_x64()
-    abs_params = jax.tree.map(lambda p: jnp.abs(p).astype(jnp.float64), params)
+    abs_params = leaf_map(_abs_float64, params)
     x = jnp.ones((1, image_size, image_size, 3), jnp.float64)
 
     def output_sum(weights):
@@ -43,4 +48,4 @@ def synflow_saliency(model: Any, params: Tree, ops: jax.Array | None, image_size
 
     weights = kernels(abs_params)
     grads = jax.grad(output_sum)(weights)
-    return jax.tree.map(lambda w, g: jnp.abs(w * g), weights, grads)
+    return leaf_map(abs_product, weights, grads)
