@@ -6,7 +6,7 @@ Three strategies compute the same numbers:
   (convolution with ReLU, bias and fisher's perturbation; BatchNorm; pools)
   each a small compiled program shared by every cell of the space. A new cell
   compiles nothing once the first few cells have compiled the layers (about
-  30 s on CPU, most of it in the first cell); it then runs the whole proxy
+  25 s on CPU, most of it in the first cell); it then runs the whole proxy
   set in about 2 s on CPU, against 1.07 s for its own compiled program, which
   costs about 9 s to compile.
 * ``per-cell``: one program per cell (the architecture is Python structure),
@@ -50,9 +50,10 @@ STRATEGIES = ("auto", "eager", "per-cell", "batched")
 # Seconds measured on the 2-vCPU development CPU with a minibatch of 64 (bench/RESULTS.md,
 # bench/NOTES.md), keyed by whether a proxy needs data: compile and run per cell of a
 # static cell program, of a conv-pattern program, of the batched program, and the eager
-# layers' compilation (spread over the first few cells) and run per cell.
-CPU_COSTS = {True: {"cell": (9.2, 1.07), "pattern": (20.0, 1.7), "batched": (100.0, 5.3), "eager": (30.0, 2.1)},
-             False: {"cell": (5.5, 0.19), "pattern": (7.0, 0.22), "batched": (43.0, 0.14), "eager": (20.0, 0.3)}}
+# layers' compilation (spread over the first few cells) and run per cell. Costs measured on
+# slower machines of the class are scaled to one machine by A/B runs in the same session.
+CPU_COSTS = {True: {"cell": (9.2, 1.07), "pattern": (20.0, 1.7), "batched": (100.0, 5.3), "eager": (24.0, 2.1)},
+             False: {"cell": (5.5, 0.19), "pattern": (7.0, 0.22), "batched": (43.0, 0.14), "eager": (13.0, 0.3)}}
 
 
 class NumericalWarning(UserWarning):
