@@ -293,3 +293,15 @@ def test_data_proxies_need_data():
     with pytest.raises(ValueError, match=r"images must be \(N, 3, 16, 16\)"):
         zcjax.Scorer(zcjax.ScoreConfig(proxies="snip", dataset="ImageNet16-120"),
                      np.zeros((2, 3, 32, 32), np.float32), np.zeros(2, np.int64))
+
+
+def test_score_cells_takes_indices_archs_and_pairs_and_keeps_its_scorer():
+    config = zcjax.ScoreConfig(proxies="params", strategy="eager", **SMALL)
+    arch = nb201.arch_at(77)
+    rows = zcjax.score_cells([77, arch, nb201.arch_to_ops(arch), (77, arch)], config)
+    assert [r["index"] for r in rows] == [77] * 4 and len({r["params"] for r in rows}) == 1
+    from zcjax import engine
+
+    assert engine._scorer(config, None, None) is engine._scorer(config, None, None)
+    with pytest.raises(ValueError, match="a cell must be a benchmark index, an arch string"):
+        zcjax.score_cells([1.5], config)

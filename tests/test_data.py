@@ -395,8 +395,15 @@ def test_batch_file_errors(tmp_path):
     with pytest.raises(DataError, match=r"no such file .*absent\.npz"):
         load_batch_file(tmp_path / "absent.npz")
     (tmp_path / "junk.npz").write_bytes(b"garbage")
-    with pytest.raises(DataError, match=r"cannot read batch file .*junk\.npz"):
+    with pytest.raises(DataError, match=r"batch file .*junk\.npz is not an \.npz file"):
         load_batch_file(tmp_path / "junk.npz")
+    (tmp_path / "text.npz").write_text("0.1 0.2\n")  # NumPy itself would suggest allow_pickle
+    with pytest.raises(DataError, match=r"text\.npz is not an \.npz file") as info:
+        load_batch_file(tmp_path / "text.npz")
+    assert "pickle" not in str(info.value)
+    (tmp_path / "cut.npz").write_bytes(b"PK\x03\x04garbage")
+    with pytest.raises(DataError, match=r"cannot read batch file .*cut\.npz"):
+        load_batch_file(tmp_path / "cut.npz")
     with pytest.raises(DataError, match=r"missing key 'y' in batch file .*noy\.npz"):
         load_batch_file(write("noy.npz", x=x))
     with pytest.raises(DataError, match=r"x looks NHWC .*nhwc\.npz"):

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from zcjax import bootstrap
 from zcjax import evaluate as ev
 from zcjax.spaces.nb201 import benchmark
 from zcjax.spaces.nb201.arch import NUM_ARCHS, neighbours
@@ -278,10 +279,10 @@ def test_bootstrap_ci(cells):
     assert many.shape == (2, 2) and many[1, 0] < np.mean(score) < many[1, 1]
     assert np.isnan(ev.bootstrap_ci(ev.spearman, score, acc, n=0)).all()
     # The fast resampler of evaluate() gives the generic statistics on the same resamples.
-    fast = ev._ResampledStats(score, acc)
-    np.testing.assert_allclose(fast(np.arange(acc.size)), ev._boot_stats(score, acc))
+    fast = bootstrap._ResampledStats(score, acc)
+    np.testing.assert_allclose(fast(np.arange(acc.size)), bootstrap._boot_stats(score, acc))
     pick = rng.integers(0, acc.size, acc.size)
-    np.testing.assert_allclose(fast(pick)[:2], ev._boot_stats(score[pick], acc[pick])[:2])
+    np.testing.assert_allclose(fast(pick)[:2], bootstrap._boot_stats(score[pick], acc[pick])[:2])
 
 
 # --------------------------------------------------------------------------- evaluate and outputs
@@ -404,3 +405,53 @@ def test_markdown_states_a_note_shared_by_every_proxy_once():
     assert "- b: only 10 scored cells\n" in md and "- a:" not in md
     alone = ev.to_markdown(rows[:1])
     assert f"- a: {shared}" in alone and "every proxy" not in alone
+
+
+def _cifar100_file(path: Path, record: bool) -> Path:
+    """60 cells with CIFAR-100 accuracy columns, as `zcjax.score --dataset cifar100` writes them."""
+    from zcjax.results import RowWriter
+
+    indices = sample_indices(60, with_cluster=False)
+    acc = benchmark.accuracy_columns("cifar100")
+    columns = ["index", "arch", "synflow", *acc]
+    rows = [{"index": int(i), "arch": benchmark.arch_at(int(i)), "synflow": float(acc["cifar100_val"][i]),
+             **{c: float(v[i]) for c, v in acc.items()}} for i in indices]
+    if record:
+        with RowWriter(str(path), columns, settings={"space": "nb201", "dataset": "cifar100"}) as w:
+            w.write_all(rows)
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("record", [True, False])
+def test_dataset_read_from_the_file(tmp_path, record):
+    path = _cifar100_file(tmp_path / "s.jsonl", record)
+    assert ev.file_dataset(path) == "cifar100"
+    rows = ev.evaluate(path, n_bootstrap=0, proxies="synflow")
+    assert rows[0]["dataset"] == "cifar100" and rows[0]["spearman"] == pytest.approx(1.0)
+    assert ev.evaluate(path, "cifar100", n_bootstrap=0, proxies="synflow")[0]["spearman"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="holds cifar100 scores, not cifar10: drop --dataset"):
+        ev.load_scores(path, "cifar10")
+
+
+def test_dataset_record_and_columns_must_agree(tmp_path):
+    path = _cifar100_file(tmp_path / "s.jsonl", record=False)
+    from zcjax import provenance
+
+    provenance.write_record(path, provenance.Record("scores", ("index",), {"dataset": "cifar10"}))
+    with pytest.raises(ValueError, match="records dataset cifar10 but holds cifar100 accuracy columns"):
+        ev.load_scores(path)
+
+
+def test_cli_dataset_from_file_and_contradiction(tmp_path):
+    """Real processes: no --dataset evaluates against the file's dataset; a contradicting one exits 2."""
+    path = _cifar100_file(tmp_path / "s.jsonl", record=True)
+    cmd = [sys.executable, "-m", "zcjax.evaluate", str(path), "--bootstrap", "0"]
+    ok = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert "Accuracy: cifar100 val" in ok.stdout
+    assert "top 10% holds 6 of 60 cells" in ok.stderr  # few cells: warned
+    bad = subprocess.run([*cmd, "--dataset", "cifar10"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and "holds cifar100 scores, not cifar10" in bad.stderr

@@ -4,11 +4,12 @@ Each process is its own Python: jax.distributed must be initialised before JAX s
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 
-from zcjax.results import read_rows
+from zcjax.results import read_rows, sidecar_path
 
 SCRIPT = """
 import sys, warnings
@@ -58,6 +59,7 @@ def test_two_processes_write_what_one_process_writes(tmp_path):
     multi = str(tmp_path / "multi.jsonl")
     with open(multi, "w") as f:
         f.writelines(lines[:2])
+    shutil.copy(sidecar_path(single), sidecar_path(multi))  # same settings: resume may append
     port = _free_port()
     procs = [_start(2, pid, port, multi) for pid in (0, 1)]
     for proc in procs:

@@ -5,6 +5,7 @@ import gzip
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -70,10 +71,11 @@ def test_torch_weights_and_batch_file_reproduce_golden(tmp_path, golden):
 def test_nan_is_null_with_a_warning(tmp_path):
     out = tmp_path / "n.jsonl"
     proc = subprocess.run([sys.executable, "-m", "zcjax.score", "--arch", ALL_NONE, "--proxies", "jacob_cov,params",
-                           "--batch-size", "8", "--output", str(out), "--no-progress"],
+                           "--batch-size", "8", "--output", str(out)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert "warning: jacob_cov not finite" in proc.stderr
+    # On a line of its own, not appended to the progress bar's.
+    assert re.search(r"(^|[\r\n])warning: jacob_cov not finite", proc.stderr), proc.stderr
     row = read_jsonl(out)[0]
     assert row["jacob_cov"] is None and row["params"] > 0
 
@@ -157,3 +159,11 @@ def test_batch_file_with_wrong_image_size(tmp_path, capsys):
     save_batch_file(path, np.zeros((4, 3, 16, 16), np.float32), np.zeros(4, np.int64))
     assert main(["--indices", "1", "--proxies", "snip", "--batch-file", str(path)]) == 2
     assert "16" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    import zcjax
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"zcjax {zcjax.__version__}"

@@ -364,7 +364,7 @@ def load_images(
     if data_dir is None:
         if name != "cifar10":
             raise DataError(
-                f"dataset {name!r} has no shipped sample: pass --data-dir (data_dir) pointing at its files"
+                f"dataset {name!r} has no shipped sample: pass --data-dir pointing at its files"
             )
         x, y = load_default(split)
         return (x, y) if limit is None else (x[:limit], y[:limit])
@@ -509,6 +509,13 @@ def load_batch_file(
         raise DataError(f"no such file {p} (batch file)")
     if not p.is_file():
         raise DataError(f"not a file: {p} (batch file)")
+    try:
+        with open(p, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise DataError(f"cannot read batch file {p}: {e.strerror}") from None
+    if magic[:4] != b"PK\x03\x04" and magic != b"\x93NUMPY":
+        raise DataError(f"batch file {p} is not an .npz file (expected arrays 'x' and 'y', as numpy.savez writes)")
     try:
         loaded = np.load(p, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:

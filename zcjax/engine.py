@@ -366,7 +366,48 @@ def _cells_per_pattern(archs: Iterable[tuple[int, ...]]) -> collections.Counter:
     return collections.Counter(conv_pattern(ops) for ops in archs)
 
 
-def score_cells(cells: Sequence[tuple[int, Any]], config: ScoreConfig,
+def _as_cell(cell: Any) -> tuple[int, Any]:
+    """An (index, arch) pair from a benchmark index, an arch (string or 6 ops) or a pair."""
+    if isinstance(cell, (int, np.integer)) and not isinstance(cell, bool):
+        return int(cell), benchmark.arch_at(cell)
+    if isinstance(cell, str) or (isinstance(cell, (tuple, list, np.ndarray)) and len(cell) == 6):
+        return benchmark.index_of(cell), cell
+    if isinstance(cell, (tuple, list)) and len(cell) == 2:
+        return int(cell[0]), cell[1]
+    raise ValueError(f"a cell must be a benchmark index, an arch string, 6 op indices or an (index, arch) pair; "
+                     f"got {cell!r}")
+
+
+_SCORERS: collections.OrderedDict[tuple[Any, ...], Scorer] = collections.OrderedDict()
+_SCORER_CACHE_SIZE = 4
+
+
+def _scorer(config: ScoreConfig, x: np.ndarray | None, y: np.ndarray | None) -> Scorer:
+    """A Scorer for (config, minibatch), reused across calls so its compiled programs are kept."""
+    from .provenance import fingerprint
+
+    key = (config, None if x is None else fingerprint(np.asarray(x), np.asarray(y)))
+    if key in _SCORERS:
+        _SCORERS.move_to_end(key)
+    else:
+        _SCORERS[key] = Scorer(config, x, y)
+        while len(_SCORERS) > _SCORER_CACHE_SIZE:
+            _SCORERS.popitem(last=False)
+    return _SCORERS[key]
+
+
+def score_cells(cells: Sequence[Any], config: ScoreConfig | None = None,
                 x: np.ndarray | None = None, y: np.ndarray | None = None) -> list[dict[str, Any]]:
-    """Scores cells and returns the rows (see :meth:`Scorer.score`)."""
-    return list(Scorer(config, x, y).score(cells))
+    """Scores cells and returns the rows (see :meth:`Scorer.score`).
+
+    Args:
+      cells: each a benchmark index, an arch string, 6 op indices, or an
+        (index, arch) pair.
+      config: what to compute (default: every proxy on CIFAR-10).
+      x, y: the minibatch, when a proxy needs data.
+
+    The :class:`Scorer` of the last few (config, minibatch) pairs is kept, so
+    repeated calls reuse its compiled programs instead of compiling again.
+    """
+    config = ScoreConfig() if config is None else config
+    return list(_scorer(config, x, y).score([_as_cell(c) for c in cells]))

@@ -1,8 +1,12 @@
-"""Result files: JSON lines or CSV, written a row at a time, resumable.
+"""Result files: JSON lines or CSV, written a row at a time, resumable, never mixed.
 
 A row is a flat dict. NaN is written as JSON null (an empty CSV field) and read
-back as NaN. After a crash the last line may be cut short: resuming drops it and
-rescores that cell, so no row is lost or duplicated.
+back as NaN. Each file has a settings record beside it (:mod:`zcjax.provenance`,
+``F.settings.json``): the settings that produced its rows, checked before a run
+appends to it. A writer holds an advisory lock (``F.lock``, filelock) for its
+lifetime, so a second run on the same file stops at once instead of
+interleaving rows. After a crash the last line may be cut short: resuming drops
+it and rescores that cell, so no row is lost or duplicated.
 """
 
 from __future__ import annotations
@@ -14,8 +18,28 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
+
+import filelock
+
+from . import provenance
+from .provenance import read_settings, sidecar_path
+
+__all__ = ["OutputBusy", "OutputError", "RowWriter", "SettingsMismatch", "read_rows", "read_settings",
+           "sidecar_path"]
+
+
+class OutputError(ValueError):
+    """A results file cannot be written (permission, read-only, a directory, disk full...)."""
+
+
+class OutputBusy(OutputError):
+    """Another process is writing the same results file."""
+
+
+class SettingsMismatch(ValueError):
+    """A run would append rows made with other settings than the file's."""
 
 
 def _format(path: str) -> str:
@@ -66,43 +90,106 @@ def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
 class RowWriter:
     """Appends rows to a .jsonl/.csv file (or JSON lines to stdout), flushing each row.
 
+    Opening a file takes its lock (``path + '.lock'``) and writes its settings
+    record (``path + '.settings.json'``); the lock is held until :meth:`close`.
+
     Args:
       path: the output file, '-' for stdout, or None to write nothing (the
         non-writing processes of a multi-host run).
       columns: the column order (CSV header).
       resume: keep the complete rows of an existing file (a cut-off last line
-        is dropped) instead of starting it anew.
+        is dropped) and append, instead of starting it anew. The file's
+        recorded kind, settings and columns must equal this run's.
+      settings: JSON-able values that determine the rows (recorded; compared on
+        resume).
+      kind: what the rows are (recorded; compared on resume).
+      key: the column that identifies a row; :attr:`done` holds its values.
+      info: provenance of this run, recorded but not compared (e.g. strategy).
+
+    Raises:
+      OutputBusy: another process holds the file's lock.
+      SettingsMismatch: ``resume`` on a file made with other settings, or with
+        no settings record.
+      OutputError: any file-system error, as one line.
     """
 
-    def __init__(self, path: str | None, columns: Sequence[str], resume: bool = False):
+    def __init__(self, path: str | None, columns: Sequence[str], resume: bool = False, *,
+                 settings: Mapping[str, Any] | None = None, kind: str = "scores", key: str = "index",
+                 info: Mapping[str, Any] | None = None):
         if path is not None and path.endswith(".gz"):
             raise ValueError(f"cannot write rows as they come to a gzip file ({path}); compress it afterwards")
-        self.path, self.columns = path, list(columns)
+        self.path, self.columns, self.key = path, list(columns), key
         self.kind = "jsonl" if path is None else _format(path)
-        self.done: set[int] = set()
+        self.done: set[Any] = set()
         self._file: TextIO | None = None
         self._owned = False
+        self._lock: filelock.BaseFileLock | None = None
         if path is None:
             return
         if path == "-":
             self._file = sys.stdout
-        else:
-            directory = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(directory):
-                raise FileNotFoundError(f"output folder does not exist: {directory}")
-            existing = resume and os.path.isfile(path) and os.path.getsize(path) > 0
-            if existing:
-                self._truncate_partial_line()
-                rows = read_rows(path)
-                if self.kind == "csv" and rows and list(rows[0]) != self.columns:
-                    raise ValueError(f"cannot resume {path}: its columns differ from this run's "
-                                     f"({', '.join(list(rows[0])[:4])}... vs {', '.join(self.columns[:4])}...)")
-                self.done = {int(r["index"]) for r in rows}
-            self._file = open(path, "a" if existing else "w", newline="")
-            self._owned = True
-            if self.kind == "csv" and not existing:
-                csv.writer(self._file).writerow(self.columns)
-                self._file.flush()
+            return
+        try:
+            self._open(path, resume, dict(settings or {}), kind, dict(info or {}))
+        except OSError as err:
+            self.close()
+            raise OutputError(_os_message(err, path)) from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, path: str, resume: bool, settings: dict[str, Any], kind: str, info: dict[str, Any]) -> None:
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise OutputError(f"output folder does not exist: {directory}")
+        if os.path.isdir(path):
+            raise OutputError(f"cannot write {path}: it is a directory")
+        self._lock = filelock.FileLock(path + ".lock", timeout=0)
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            self._lock = None
+            raise OutputBusy(f"{path} is being written by another run{_holder(path)}: wait for it to finish, "
+                             "or write to another --output") from None
+        existing = resume and os.path.isfile(path) and os.path.getsize(path) > 0
+        runs: tuple[Mapping[str, Any], ...] = ()
+        if existing:
+            runs = self._check_resume(path, settings, kind)
+            self._truncate_partial_line()
+            self.done = {r[self.key] for r in read_rows(path)}
+        provenance.write_record(path, provenance.Record(kind, tuple(self.columns), settings,
+                                                        (*runs, provenance.run_entry(**info))))
+        self._file = open(path, "a" if existing else "w", newline="")
+        self._owned = True
+        if self.kind == "csv" and not existing:
+            csv.writer(self._file).writerow(self.columns)
+            self._file.flush()
+
+    def _check_resume(self, path: str, settings: dict[str, Any], kind: str) -> tuple[Mapping[str, Any], ...]:
+        record = provenance.read_record(path)
+        if record is None:
+            raise SettingsMismatch(f"cannot resume {path}: it has no settings record ({sidecar_path(path)}), so "
+                                   "its rows may have been made with other settings; write to another --output")
+        if record.kind != kind:
+            raise SettingsMismatch(f"cannot resume {path}: it holds {record.kind} rows, not {kind}")
+        diffs = provenance.differences(record.settings, settings)
+        if diffs:
+            raise SettingsMismatch(f"cannot resume {path}: made with other settings ({'; '.join(diffs)}); "
+                                   "write to another --output, or drop --resume to start it anew")
+        header = self._file_columns(path)
+        if list(record.columns) != self.columns or (header is not None and header != self.columns):
+            have = header if header is not None else list(record.columns)
+            missing = [c for c in self.columns if c not in have]
+            extra = [c for c in have if c not in self.columns]
+            raise SettingsMismatch(f"cannot resume {path}: its columns differ from this run's (missing: "
+                                   f"{', '.join(missing) or 'none'}; extra: {', '.join(extra) or 'none'})")
+        return record.runs
+
+    def _file_columns(self, path: str) -> list[str] | None:
+        if self.kind != "csv":
+            return None
+        with open(path, newline="") as f:
+            return next(csv.reader(f), None)
 
     def _truncate_partial_line(self) -> None:
         with open(self.path, "rb+") as f:
@@ -112,29 +199,61 @@ class RowWriter:
                 f.truncate(keep)
 
     def write(self, row: dict[str, Any]) -> None:
-        """Writes one row and flushes it to disk."""
+        """Writes one row and flushes it to disk.
+
+        Raises:
+          OutputError: if the file system refuses the write (e.g. disk full).
+        """
         if self._file is not None:
-            if self.kind == "csv":
-                values = ["" if isinstance(v, float) and not math.isfinite(v) else v
-                          for v in (row.get(c, math.nan) for c in self.columns)]
-                csv.writer(self._file).writerow(values)
-            else:
-                self._file.write(json.dumps({c: _json_value(row.get(c, math.nan)) for c in self.columns}) + "\n")
-            self._file.flush()
-            if self._owned:
-                os.fsync(self._file.fileno())
-        self.done.add(int(row["index"]))
+            try:
+                if self.kind == "csv":
+                    values = ["" if isinstance(v, float) and not math.isfinite(v) else v
+                              for v in (row.get(c, math.nan) for c in self.columns)]
+                    csv.writer(self._file).writerow(values)
+                else:
+                    self._file.write(json.dumps({c: _json_value(row.get(c, math.nan)) for c in self.columns}) + "\n")
+                self._file.flush()
+                if self._owned:
+                    os.fsync(self._file.fileno())
+            except OSError as err:
+                raise OutputError(_os_message(err, self.path)) from None
+        self.done.add(row[self.key])
 
     def write_all(self, rows: Iterable[dict[str, Any]]) -> None:
         for row in rows:
             self.write(row)
 
     def close(self) -> None:
-        if self._owned:
-            self._file.close()
+        if self._owned and self._file is not None:
+            try:
+                self._file.close()
+            except OSError:  # a failed flush was reported by write()
+                pass
+            self._owned = False
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> RowWriter:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _holder(path: str) -> str:
+    """' (pid P on host H, started T)' from the record the lock holder wrote, or ''."""
+    try:
+        record = provenance.read_record(path)
+    except ValueError:
+        return ""
+    if record is None or not record.runs:
+        return ""
+    run = record.runs[-1]
+    return f" (pid {run.get('pid')} on {run.get('host')}, started {run.get('started')})"
+
+
+def _os_message(err: OSError, path: str) -> str:
+    """One line for a file-system error: which file, and the system's reason."""
+    name = err.filename or path
+    return f"cannot write {name}: {err.strerror or err}"

@@ -20,7 +20,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from . import compile_cache, distributed, registry
+from . import __version__, compile_cache, distributed, provenance, registry
 from .data import DataError, get_minibatch, load_batch_file
 from .engine import STRATEGIES, ScoreConfig, Scorer
 from .results import RowWriter
@@ -72,22 +72,58 @@ def output_columns(proxies: Sequence[str], dataset: str) -> list[str]:
     return ["index", "arch", *proxies, *benchmark.accuracy_columns(dataset)]
 
 
+PRECISION = "float32; synflow, synflow_bn and the jacob_cov eigenvalues float64"
+
+
+def run_settings(config: ScoreConfig, x: np.ndarray | None = None, y: np.ndarray | None = None,
+                 torch_weights: str | None = None) -> dict[str, Any]:
+    """The settings that determine a run's rows, as recorded beside its results file.
+
+    Two runs may write to one file only if these are equal: the space and
+    dataset, the proxies, the initial weights (seed and schemes, or a hash of
+    imported weights), the network size, the precision, the minibatch (a hash
+    of ``x`` and ``y``; None when no proxy reads data) and the zcjax version.
+    How cells are run (strategy, chunk size) is not a setting: it changes
+    values only at float32 rounding.
+    """
+    if torch_weights is not None:
+        init: dict[str, Any] = {"torch_weights": provenance.file_fingerprint(torch_weights)}
+    else:
+        init = {"seed": config.init_seed, "weight_init": config.weight_init, "bias_init": config.bias_init}
+    minibatch = None
+    if config.needs_data and x is not None:
+        minibatch = {"size": int(len(x)), "fingerprint": provenance.fingerprint(
+            np.asarray(x, np.float32), np.asarray(y, np.int64))}
+    return {"space": "nb201", "dataset": config.dataset, "proxies": list(config.proxies), "init": init,
+            "network": {"channels": config.channels, "cells_per_stage": config.cells_per_stage},
+            "precision": PRECISION, "minibatch": minibatch, "zcjax": __version__}
+
+
 def run_scoring(cells: Sequence[tuple[int, str]], config: ScoreConfig, output: str = "-", *,
                 x: np.ndarray | None = None, y: np.ndarray | None = None, resume: bool = False,
-                torch_weights: str | None = None, progress: bool = True) -> list[dict[str, Any]]:
+                torch_weights: str | None = None, progress: bool = True,
+                info: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Scores cells and writes each row to ``output`` as soon as it is ready.
 
     Args:
       cells: (index, arch) pairs, e.g. from :func:`select_cells`.
       config: proxies, dataset, seeds, strategy.
-      output: .jsonl or .csv path, or '-' for JSON lines on stdout.
+      output: .jsonl or .csv path, or '-' for JSON lines on stdout. Its settings
+        (:func:`run_settings`) are recorded beside it.
       x: (N, 3, H, W) normalised minibatch; y: its labels. Needed by data proxies.
-      resume: skip the cells already in ``output``.
+      resume: skip the cells already in ``output``, which must have been made
+        with the same settings.
       torch_weights: PyTorch-layout weights for the single cell.
       progress: show a progress bar on stderr.
+      info: provenance recorded with this run but not compared (e.g. the
+        minibatch's source).
 
     Returns:
       The rows scored in this call.
+
+    Raises:
+      zcjax.results.OutputBusy / SettingsMismatch / OutputError: see
+        :class:`zcjax.results.RowWriter`.
     """
     from tqdm.auto import tqdm
 
@@ -95,8 +131,9 @@ def run_scoring(cells: Sequence[tuple[int, str]], config: ScoreConfig, output: s
     rows = []
     writes = distributed.is_writer()
     progress = progress and writes
-    with RowWriter(output if writes else None, output_columns(config.proxies, config.dataset),
-                   resume=resume) as writer:
+    info = {"strategy": config.strategy, "chunk_size": config.chunk_size, "cells": len(cells), **(info or {})}
+    with RowWriter(output if writes else None, output_columns(config.proxies, config.dataset), resume=resume,
+                   settings=run_settings(config, x, y, torch_weights), info=info) as writer:
         if jax.process_count() > 1:  # process 0's file decides what is left to do
             writer.done = distributed.broadcast_indices(writer.done, NUM_ARCHS)
         todo = [(i, a) for i, a in cells if i not in writer.done]
@@ -128,6 +165,7 @@ def run_scoring(cells: Sequence[tuple[int, str]], config: ScoreConfig, output: s
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m zcjax.score", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"zcjax {__version__}")
     p.add_argument("--space", default="nb201", choices=["nb201"], help="search space (default nb201)")
     p.add_argument("--dataset", default="cifar10", help="cifar10 | cifar100 | ImageNet16-120 (default cifar10)")
     cells = p.add_argument_group("cells (any combination; duplicates are scored once)")
@@ -171,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """Prints a warning as one line above the progress bar (tqdm.write), not on it."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0, or 2 with a one-line message on stderr)."""
     parser = build_parser()
@@ -192,19 +237,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.batch_size < 1:
             raise UsageError(f"--batch-size must be positive, got {args.batch_size}")
         x = y = None
+        source = None
         if config.needs_data:
             info = benchmark.dataset_info(config.dataset)
             if args.batch_file:
                 x, y = load_batch_file(args.batch_file, image_size=info.image_size, num_classes=info.num_classes)
+                source = {"batch_file": os.path.abspath(args.batch_file)}
             else:
                 x, y = get_minibatch(config.dataset, args.batch_size, data_dir=args.data_dir, seed=args.data_seed)
+                source = {"data_dir": args.data_dir and os.path.abspath(args.data_dir), "data_seed": args.data_seed}
         with warnings.catch_warnings():
             warnings.simplefilter("always")
-            warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
+            warnings.showwarning = _show_warning
             run_scoring(cells, config, args.output, x=x, y=y, resume=args.resume,
-                        torch_weights=args.torch_weights, progress=not args.no_progress)
+                        torch_weights=args.torch_weights, progress=not args.no_progress,
+                        info={"minibatch_source": source, "argv": list(sys.argv[1:] if argv is None else argv)})
     except (ValueError, FileNotFoundError, IndexError, DataError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a file the run reads or writes; RowWriter reports its own as OutputError
+        print(f"{parser.prog}: error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted; rerun with --resume to continue", file=sys.stderr)

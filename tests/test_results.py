@@ -1,0 +1,169 @@
+"""Results files that never lie: recorded settings, resume checks, one writer at a time, file errors."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from zcjax import provenance
+from zcjax.results import OutputBusy, OutputError, RowWriter, SettingsMismatch, read_rows, read_settings
+
+SETTINGS = {"dataset": "cifar10", "proxies": ["params"], "init": {"seed": 0, "weight_init": "pytorch"}}
+COLUMNS = ["index", "arch", "params"]
+
+
+def _cli(*args, cwd, timeout=300):
+    env = {**os.environ, "ZCJAX_COMPILE_CACHE": "off", "JAX_PLATFORMS": "cpu"}
+    return subprocess.run([sys.executable, "-m", "zcjax.score", *args, "--no-progress"], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _one_line_error(proc, *fragments):
+    """The process failed with status 2 and one line on stderr naming every fragment (no traceback)."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("python -m zcjax.score: error: "), proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert "Traceback" not in proc.stderr
+
+
+def _write(path, rows, settings=SETTINGS, resume=False, **kw):
+    with RowWriter(str(path), COLUMNS, resume=resume, settings=settings, **kw) as w:
+        w.write_all(rows)
+        return w.done
+
+
+def test_settings_recorded_beside_the_file(tmp_path):
+    path = tmp_path / "s.jsonl"
+    _write(path, [{"index": 1, "arch": "a", "params": 2.0}], info={"strategy": "eager"})
+    record = provenance.read_record(path)
+    assert record.kind == "scores" and list(record.columns) == COLUMNS
+    assert read_settings(path) == SETTINGS
+    assert record.runs[0]["strategy"] == "eager" and record.runs[0]["pid"] == os.getpid()
+    # The data file itself stays plain JSON lines: one row, nothing else.
+    assert [json.loads(line) for line in path.read_text().splitlines()] == [{"index": 1, "arch": "a", "params": 2.0}]
+    # A gzipped copy shares the record (its name without .gz).
+    assert provenance.sidecar_path(str(path) + ".gz") == str(path) + ".settings.json"
+
+
+def test_resume_appends_only_with_the_same_settings(tmp_path):
+    path = tmp_path / "s.csv"
+    _write(path, [{"index": 1, "arch": "a", "params": 2.0}])
+    with open(path, "a") as f:
+        f.write("2,b,")  # a cut-off last line
+    assert _write(path, [{"index": 3, "arch": "c", "params": 4.0}], resume=True) == {1, 3}
+    assert [r["index"] for r in read_rows(path)] == [1, 3]
+    assert len(provenance.read_record(path).runs) == 2
+    other = {**SETTINGS, "init": {"seed": 1, "weight_init": "pytorch"}}
+    with pytest.raises(SettingsMismatch, match=r"init\.seed: file 0, this run 1"):
+        _write(path, [], settings=other, resume=True)
+    with pytest.raises(SettingsMismatch, match=r"proxies: file params, this run params,flops"):
+        _write(path, [], settings={**SETTINGS, "proxies": ["params", "flops"]}, resume=True)
+    with pytest.raises(SettingsMismatch, match="holds scores rows, not search-trace"):
+        _write(path, [], resume=True, kind="search-trace")
+    with pytest.raises(SettingsMismatch, match=r"columns differ .*missing: flops"):
+        with RowWriter(str(path), [*COLUMNS, "flops"], resume=True, settings=SETTINGS):
+            pass
+    assert [r["index"] for r in read_rows(path)] == [1, 3]  # nothing was appended or cut
+    # Without --resume the file starts anew, with this run's settings.
+    _write(path, [], settings=other)
+    assert read_rows(path) == [] and read_settings(path) == other
+
+
+def test_resume_refuses_a_file_without_a_record(tmp_path):
+    path = tmp_path / "old.jsonl"
+    path.write_text('{"index": 1, "arch": "a", "params": 2.0}\n')
+    with pytest.raises(SettingsMismatch, match="no settings record"):
+        _write(path, [], resume=True)
+    assert read_settings(path) is None
+
+
+def test_one_writer_at_a_time(tmp_path):
+    path = tmp_path / "s.jsonl"
+    with RowWriter(str(path), COLUMNS, settings=SETTINGS):
+        with pytest.raises(OutputBusy, match=rf"being written by another run \(pid {os.getpid()} on "):
+            RowWriter(str(path), COLUMNS, settings=SETTINGS, resume=True)
+    _write(path, [], resume=True)  # released on close
+
+
+def test_file_system_errors_are_one_line(tmp_path):
+    (tmp_path / "d.jsonl").mkdir()
+    with pytest.raises(OutputError, match="d.jsonl: it is a directory"):
+        RowWriter(str(tmp_path / "d.jsonl"), COLUMNS)
+    full = tmp_path / "full.jsonl"
+    full.symlink_to("/dev/full")
+    with RowWriter(str(full), COLUMNS) as w, pytest.raises(OutputError, match="No space left on device"):
+        w.write({"index": 1, "arch": "a", "params": 2.0})
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """Mounts a 64 KiB tmpfs (needs root); yields (path, remount) where remount('ro') makes it read-only."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+
+    def remount(mode):
+        subprocess.run(["mount", "-o", f"remount,{mode}", str(mnt)], check=True, capture_output=True)
+
+    try:
+        yield mnt, remount
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_cli_file_errors_exit_2_with_one_line(tmp_path, tiny_fs):
+    mnt, remount = tiny_fs
+    (mnt / "big.bin").write_bytes(b"\0" * (60 << 10))  # leave the tmpfs almost full
+    (tmp_path / "adir.jsonl").mkdir()
+    procs = {name: _cli("--indices", "0-3", "--proxies", "params", "--output", out, cwd=tmp_path) for name, out in
+             [("dir", "adir.jsonl"), ("full", str(mnt / "s.jsonl"))]}
+    _one_line_error(procs["dir"], "adir.jsonl: it is a directory")
+    _one_line_error(procs["full"], "No space left on device")
+    os.remove(mnt / "big.bin")
+    remount("ro")
+    _one_line_error(_cli("--indices", "0", "--proxies", "params", "--output", str(mnt / "r.jsonl"), cwd=tmp_path),
+                    "Read-only file system")
+
+
+def test_cli_second_writer_stops_at_once(tmp_path):
+    """A real second process on a file another process is writing exits 2 at once; the file is untouched."""
+    out = tmp_path / "s.jsonl"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from zcjax.results import RowWriter\n"
+         f"w = RowWriter({str(out)!r}, ['index', 'arch', 'params'], settings={{}})\n"
+         "w.write({'index': 7, 'arch': 'x', 'params': 1.0}); print('ready', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        before = out.read_bytes()
+        for resume in ([], ["--resume"]):
+            start = time.monotonic()
+            proc = _cli("--indices", "0-3", "--proxies", "params", "--output", "s.jsonl", *resume, cwd=tmp_path)
+            _one_line_error(proc, "s.jsonl is being written by another run", f"pid {holder.pid} on ")
+            assert out.read_bytes() == before
+        assert time.monotonic() - start < 60
+    finally:
+        holder.communicate("", timeout=60)
+    assert holder.returncode == 0
+
+
+def test_cli_resume_refuses_other_settings(tmp_path):
+    """Resuming with another dataset, proxy set, init seed or scheme names the setting and writes nothing."""
+    first = _cli("--indices", "0-1", "--proxies", "params", "--output", "s.csv", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    before = (tmp_path / "s.csv").read_bytes()
+    changes = [(["--dataset", "cifar100"], "dataset: file \"cifar10\", this run \"cifar100\""),
+               (["--proxies", "params,flops"], "proxies: file params, this run params,flops"),
+               (["--init-seed", "3"], "init.seed: file 0, this run 3"),
+               (["--weight-init", "kaiming"], "init.weight_init: file \"pytorch\", this run \"kaiming\"")]
+    for extra, message in changes:
+        args = ["--indices", "0-1", "--proxies", "params", *extra, "--output", "s.csv", "--resume"]
+        _one_line_error(_cli(*args, cwd=tmp_path), "cannot resume s.csv", message)
+    assert (tmp_path / "s.csv").read_bytes() == before

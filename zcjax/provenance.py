@@ -1,0 +1,167 @@
+"""The settings record of a results file: what produced its rows.
+
+Every results file ``F`` (``.jsonl`` or ``.csv``, gzipped or not) written by
+zcjax has a sidecar ``F.settings.json`` (for ``F.gz``: the same name without
+``.gz``, so compressing a finished file keeps its record). The data file stays
+plain JSON lines or CSV that any tool reads; the sidecar is one JSON object::
+
+    {"format": "zcjax-results/1",
+     "kind": "scores",                      # what the rows are (scores, search trace, ...)
+     "columns": ["index", "arch", ...],     # the column order of every row
+     "settings": {...},                     # everything that determines the rows' values
+     "runs": [{"started": ..., "host": ..., "pid": ..., "zcjax": ..., ...}, ...]}
+
+``settings`` is compared, key by key, before a run appends to the file
+(:func:`differences`); ``runs`` is provenance only (one entry per run that
+wrote to the file: when, where, with which zcjax, and informational details
+such as the strategy, which change values only at float32 rounding).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+FORMAT = "zcjax-results/1"
+SUFFIX = ".settings.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """A results file's settings record (the sidecar's content).
+
+    Attributes:
+      kind: what the rows are, e.g. 'scores' or 'search-trace'.
+      columns: the column order of the rows.
+      settings: JSON-able values that determine the rows; two runs may write
+        to one file only if these are equal.
+      runs: provenance of each run that wrote rows, oldest first.
+    """
+
+    kind: str
+    columns: tuple[str, ...]
+    settings: Mapping[str, Any]
+    runs: tuple[Mapping[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": FORMAT, "kind": self.kind, "columns": list(self.columns),
+                "settings": _plain(self.settings), "runs": [_plain(r) for r in self.runs]}
+
+
+def sidecar_path(path: str | os.PathLike) -> str:
+    """The settings file of a results file (``.gz`` dropped first)."""
+    path = os.fspath(path)
+    return (path[:-3] if path.endswith(".gz") else path) + SUFFIX
+
+
+def _plain(value: Any) -> Any:
+    """JSON round trip, so a record compares equal to what was read back."""
+    return json.loads(json.dumps(value))
+
+
+def read_record(path: str | os.PathLike) -> Record | None:
+    """The settings record of results file ``path``, or None if it has none.
+
+    Raises:
+      ValueError: if the sidecar exists but is not a zcjax settings record.
+    """
+    side = sidecar_path(path)
+    if not os.path.isfile(side):
+        return None
+    try:
+        with open(side) as f:
+            data = json.load(f)
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot read the settings of {os.fspath(path)} from {side}: {err}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError(f"{side} is not a zcjax settings record (expected format {FORMAT})")
+    return Record(kind=data["kind"], columns=tuple(data["columns"]), settings=data["settings"],
+                  runs=tuple(data.get("runs", ())))
+
+
+def read_settings(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The recorded settings of results file ``path`` (None for a file without a record)."""
+    record = read_record(path)
+    return None if record is None else dict(record.settings)
+
+
+def write_record(path: str | os.PathLike, record: Record) -> None:
+    """Writes the sidecar of ``path`` atomically (a reader sees the old or the new record)."""
+    side = sidecar_path(path)
+    tmp = f"{side}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w") as f:
+            json.dump(record.to_json(), f, indent=1)
+            f.write("\n")
+        os.replace(tmp, side)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _flat(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in settings.items():
+        if isinstance(v, Mapping) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """The settings that differ, as ``'name: recorded X, now Y'`` (nested keys dotted).
+
+    Args:
+      recorded: the settings in a file's record.
+      current: the settings of the run that would append to it.
+    """
+    a, b = _flat(_plain(recorded)), _flat(_plain(current))
+    out = []
+    for key in [*a, *(k for k in b if k not in a)]:
+        if a.get(key, "(not set)") != b.get(key, "(not set)"):
+            out.append(f"{key}: file {_show(a.get(key, '(not set)'))}, this run {_show(b.get(key, '(not set)'))}")
+    return out
+
+
+def run_entry(**info: Any) -> dict[str, Any]:
+    """A ``runs`` entry: start time (UTC), host, pid and zcjax version, plus ``info``."""
+    from . import __version__
+
+    return {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "host": socket.gethostname(), "pid": os.getpid(), "zcjax": __version__, **info}
+
+
+def fingerprint(*arrays: np.ndarray | None) -> str:
+    """A short content hash of arrays (dtype, shape and bytes), e.g. of a minibatch ``(x, y)``."""
+    h = hashlib.sha256()
+    for a in arrays:
+        if a is None:
+            h.update(b"none")
+            continue
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def file_fingerprint(path: str | os.PathLike) -> str:
+    """A short content hash of a file (e.g. imported weights)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
