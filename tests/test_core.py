@@ -269,6 +269,7 @@ def test_auto_strategy_weighs_compiles_against_run_time_on_cpu():
                         ).strategy_for(sample[:1]) == "batched"
 
 
+@pytest.mark.slow  # an end-to-end multi-program check: run by .ci/run, not the README command
 def test_a_cell_scores_the_same_whatever_else_is_in_the_run():
     config = zcjax.ScoreConfig(proxies="synflow,l2_norm", strategy="batched", chunk_size=2, **SMALL)
     cell = (123, nb201.arch_at(123))

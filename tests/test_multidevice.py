@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 SCRIPT = """
 import json, sys, warnings
@@ -33,6 +34,7 @@ def _run(devices: int, chunk: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # an end-to-end multi-program check: run by .ci/run, not the README command
 def test_sharded_scores_equal_single_device():
     single = _run(1, 1)
     for chunk in (4, 8):  # 1 cell per device (unbatched program), 2 per device (vmapped)

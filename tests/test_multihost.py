@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 from zcjax.results import read_rows, sidecar_path
 
 SCRIPT = """
@@ -47,6 +49,7 @@ def _wait(proc: subprocess.Popen) -> None:
     assert proc.returncode == 0, err[-3000:]
 
 
+@pytest.mark.slow  # an end-to-end multi-program check: run by .ci/run, not the README command
 def test_two_processes_write_what_one_process_writes(tmp_path):
     single = str(tmp_path / "single.jsonl")
     _wait(_start(1, 0, 0, single))

@@ -1,0 +1,25 @@
+"""bench/gpu.sh runs end to end on CPU with tiny networks, so its first GPU run cannot fail for a CPU reason."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.slow
+def test_gpu_script_tiny_on_cpu(tmp_path):
+    env = {**os.environ, "OUT": str(tmp_path), "PYTHON": sys.executable, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run(["bash", os.path.join(ROOT, "bench", "gpu.sh"), "--tiny", "--no-results"], env=env,
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = [json.loads(line) for line in (tmp_path / "gpu.jsonl").read_text().splitlines()]
+    assert [(r["proxies"], r["strategy"]) for r in rows] == [
+        ("all", "batched"), ("data-free", "batched"), ("all", "eager"), ("all", "per-cell")]
+    assert all("error" not in r and r["finite_rows"] == r["cells"] and r["cells_per_s"] > 0 for r in rows), rows
+    table = (tmp_path / "gpu.md").read_text()
+    assert table.count("\n| all | ") == 3 and "Projected time for all 15,625 cells with every proxy" in table
+    assert (tmp_path / "RESULTS.md").is_file() and "devices:" in (tmp_path / "devices.txt").read_text()
