@@ -7,12 +7,14 @@ PyTorch reference of "Zero-Cost Proxies for Lightweight NAS".
 
 from . import compile_cache
 from .engine import NumericalWarning, ScoreConfig, Scorer, cell_key, score_cells
+from .model import ModelSpec
+from .model_scoring import score_model
 from .registry import PROXIES, Proxy, all_names, resolve
 from .scoring import cross_entropy, float32_stage, float64_stage
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "NumericalWarning", "PROXIES", "compile_cache", "Proxy", "ScoreConfig", "Scorer", "all_names", "cell_key",
-    "cross_entropy", "float32_stage", "float64_stage", "resolve", "score_cells",
+    "ModelSpec", "NumericalWarning", "PROXIES", "compile_cache", "Proxy", "ScoreConfig", "Scorer", "all_names",
+    "cell_key", "cross_entropy", "float32_stage", "float64_stage", "resolve", "score_cells", "score_model",
 ]

@@ -1,0 +1,475 @@
+"""Every proxy on any Flax model described by a :class:`~zcjax.model.ModelSpec`, from the fewest passes.
+
+As :mod:`zcjax.scoring` does for NAS-Bench-201, scoring runs in pure stages:
+
+* :func:`model_float32_stage` reads the minibatch: one forward pass whose
+  backward gives dL/dW (grad_norm, snip, plain), dL/dz of every saliency
+  layer's output (fisher, through the interceptor of :mod:`zcjax.model`) and,
+  from a second cotangent on the same forward, the input Jacobian
+  (jacob_cov). For grasp that pass is linearised (forward-over-reverse), so
+  its Hessian-vector product reuses the pass's forward and backward.
+* :func:`model_float64_stage` runs inside ``jax.enable_x64(True)``: synflow and
+  synflow_bn (the |.|-linearised network on an all-ones input), and jacob_cov's
+  eigenvalues from the float32 Jacobian.
+* :func:`model_size` counts params and flops from shapes alone, as Python
+  integers (exact whatever the size; works on ``jax.eval_shape`` variables).
+
+Both stages are jit- and vmap-able (vmap over a population of variables);
+:func:`score_model` runs them jitted and returns Python floats.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import errors as flax_errors
+from flax import linen as nn
+from flax import traverse_util
+
+from .engine import NumericalWarning
+from .model import (OUTPUTS, PERTURBATIONS, ContractError, ModelSpec, Path, Tree, batchnorm_interceptor,
+                    default_mask, flatten, get_path, layer_calls, layer_interceptor, merge, select)
+from .proxies._tree import leaf_map
+from .proxies.fisher import fisher_saliency
+from .proxies.gradient import abs_product, grad_norm_layers, plain_saliency, snip_saliency
+from .proxies.hessian import grasp_saliency, linearize_gradient
+from .proxies.jacobian import jacob_cov_score
+from .proxies.static import l2_norm_layers
+from .proxies.synflow import require_x64
+from .registry import PROXIES, base_proxy, needed_passes, resolve
+from .scoring import FLOAT64_PROXIES, _results, cross_entropy
+
+SIZE_PROXIES = ("params", "flops")
+
+
+def _name(path: Path) -> str:
+    return "/".join(map(str, path))
+
+
+def _saliency(spec: ModelSpec, params: Tree) -> tuple[list[Path], dict[Path, Path], Tree]:
+    paths = spec.saliency_paths(params)
+    if not paths:
+        some = ", ".join(_name(p) for p in list(flatten(params))[:4]) or "none"
+        raise ContractError(f"no saliency layers: the saliency filter matched none of the parameters ({some}, ...)")
+    return paths, {p: p[:-1] for p in paths}, select(params, paths)
+
+
+def _mask(spec: ModelSpec, params: Tree, weights: Tree, args: Sequence[Any]) -> Tree:
+    if spec.layer_mask is None:
+        return default_mask(weights)
+    return spec.layer_mask(params, *args)
+
+
+def _probe(spec: ModelSpec, variables: Tree, x: Any, args: Sequence[Any], owners: frozenset[Path],
+           rngs: Any = None) -> tuple[Any, Tree, Tree]:
+    """Shapes of (output, zero perturbations, sown layer outputs) of one intercepted call, by ``jax.eval_shape``."""
+    def run(v, inputs, a, r):
+        out, state = spec.call(v, inputs, a, mutable=[PERTURBATIONS, OUTPUTS], rngs=r,
+                               interceptors=[layer_interceptor(owners, spec.output_methods)])
+        return out, state.get(PERTURBATIONS, {}), state.get(OUTPUTS, {})
+    return jax.eval_shape(run, variables, x, tuple(args), rngs)
+
+
+def _fisher(weights: Tree, owners: dict[Path, Path], outputs: Tree, output_grads: Tree) -> Tree:
+    """fisher_saliency of every layer, summed over the layer's calls (zeros for a layer never called)."""
+    flat_w = flatten(weights)
+    calls = {p: layer_calls(outputs, owners[p]) for p in flat_w}
+    grads = {p: layer_calls(jax.tree.map(lambda g: (g,), output_grads), owners[p]) for p in flat_w}
+    for p, zs in calls.items():
+        for z in zs:
+            if z.ndim < 1 or z.shape[-1] != flat_w[p].shape[-1]:
+                raise ContractError(f"fisher: layer {_name(owners[p]) or '(root)'} outputs shape {z.shape}, whose "
+                                 f"last axis is not the {flat_w[p].shape[-1]} channels of {_name(p)}")
+    total = {p: None for p in flat_w}
+    for k in range(max((len(zs) for zs in calls.values()), default=0)):
+        have = [p for p in flat_w if len(calls[p]) > k]
+        part = fisher_saliency({p: flat_w[p] for p in have}, {p: calls[p][k] for p in have},
+                               {p: grads[p][k] for p in have})
+        for p in have:
+            total[p] = part[p] if total[p] is None else total[p] + part[p]
+    return traverse_util.unflatten_dict({p: jnp.zeros_like(flat_w[p]) if v is None else v for p, v in total.items()})
+
+
+def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, x: jax.Array, y: jax.Array,
+                        args: Sequence[Any] = (), rngs: Any = None, per_layer: bool = False) -> dict[str, Any]:
+    """The minibatch proxies (and l2_norm) of one model; pure, jit- and vmap-able.
+
+    Args:
+      spec: the model contract (its ``variables`` are ignored: pass them here).
+      names: result names (registry and SSNR names). synflow, synflow_bn and
+        their SSNR (float64 stage), params and flops (:func:`model_size`) are
+        skipped.
+      variables: ``{'params': ..., **other collections}``.
+      x: the input batch, (N, ...).
+      y: the labels, as the loss takes them ((N,) integers by default).
+      args: further positional inputs of the model.
+      rngs: rng keys for the call, or None.
+      per_layer: also return ``per_layer``: {proxy: saliency tree of per-layer sums}.
+
+    Returns:
+      {name: scalar}, plus ``jacobian`` (shaped like x) when jacob_cov is asked for.
+    """
+    names = [n for n in names if (base_proxy(n) not in FLOAT64_PROXIES or n == "jacob_cov")
+             and n not in SIZE_PROXIES]
+    passes = needed_passes(names)
+    wanted = {base_proxy(n) for n in names}
+    params = variables["params"]
+    paths, owners, weights = _saliency(spec, params)
+    mask = _mask(spec, params, weights, args)
+    saliencies: dict[str, Tree] = {}
+    layer_values: dict[str, Tree] = {}
+    extra: dict[str, Any] = {}
+    if passes & {"loss", "jacobian", "hessian"}:
+        owner_set = frozenset(owners.values())
+        _, pert_shapes, _ = _probe(spec, variables, x, args, owner_set, rngs)
+        perturbations = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), pert_shapes)
+        need_grads = bool(passes & {"loss", "hessian"})
+
+        def forward(p, pert, inputs):
+            full = {**variables, "params": p, PERTURBATIONS: pert}
+            out, state = spec.call(full, inputs, args, mutable=[OUTPUTS], rngs=rngs,
+                                   interceptors=[layer_interceptor(owner_set, spec.output_methods)])
+            return out, state.get(OUTPUTS, {})
+
+        def shared_pass(w):
+            # One forward; its backward gives dL/dW and dL/dz, a second cotangent the input Jacobian.
+            logits, backward, outputs = jax.vjp(forward, merge(params, w), perturbations, x, has_aux=True)
+            grads = ()
+            if need_grads:
+                grad_params, grad_pert, _ = backward(jax.grad(spec.loss)(logits, y))
+                grads = (select(grad_params, paths), grad_pert)
+            jacobian = backward(jnp.ones_like(logits))[2] if "jacobian" in passes else None
+            return grads, (outputs, jacobian)
+
+        if "hessian" in passes:
+            grads, hvp, (outputs, jacobian) = linearize_gradient(shared_pass, weights)
+        else:
+            grads, (outputs, jacobian) = shared_pass(weights)
+        if need_grads:
+            grads, grad_pert = grads
+            if "grad_norm" in wanted:
+                layer_values["grad_norm"] = grad_norm_layers(grads)
+            if "snip" in wanted:
+                saliencies["snip"] = snip_saliency(weights, grads)
+            if "plain" in wanted:
+                saliencies["plain"] = plain_saliency(weights, grads)
+            if "fisher" in wanted:
+                saliencies["fisher"] = _fisher(weights, owners, outputs, grad_pert)
+            if "grasp" in wanted:
+                saliencies["grasp"] = grasp_saliency(weights, hvp(grads))
+        if jacobian is not None:
+            extra["jacobian"] = jacobian
+    if "l2_norm" in wanted:
+        layer_values["l2_norm"] = l2_norm_layers(weights)
+    out = _results([n for n in names if n != "jacob_cov"], saliencies, layer_values, mask, per_layer)
+    out.update(extra)
+    return out
+
+
+def _abs_float64(leaf: Any) -> Any:
+    if jnp.issubdtype(leaf.dtype, jnp.inexact):
+        return jnp.abs(leaf).astype(jnp.float64)
+    return leaf
+
+
+def _synflow(spec: ModelSpec, variables: Tree, x: jax.Array, args: Sequence[Any], rngs: Any,
+             keep: Any) -> Tree:
+    """|W * dR/dW| of the |.|-linearised model (every parameter and buffer absolute, float64) on ``x``."""
+    abs_vars = jax.tree.map(_abs_float64, dict(variables))
+    params = abs_vars["params"]
+    paths = spec.saliency_paths(params)
+    weights = select(params, paths)
+    interceptors = [] if keep is None else [batchnorm_interceptor(spec.batchnorm_types, keep)]
+
+    def output_sum(w):
+        # Standard promotion: a model written for float32 may mix in float32 constants (Flax's BatchNorm
+        # promotes its statistics with float32), which float64 absorbs.
+        with jax.numpy_dtype_promotion("standard"):
+            out, _ = spec.call({**abs_vars, "params": merge(params, w)}, x, args, rngs=rngs,
+                               interceptors=interceptors)
+        if out.dtype != jnp.float64:
+            warnings.warn(f"synflow ran in {out.dtype}, not float64: the model fixes its dtype", stacklevel=4)
+        return jnp.sum(out.astype(jnp.float64))
+
+    grads = jax.grad(output_sum)(weights)
+    return leaf_map(abs_product, weights, grads)
+
+
+def synflow_input(input_shape: Sequence[int], dtype: Any = None) -> jax.Array:
+    """synflow's input: one all-ones example, float64 (integer inputs keep their dtype)."""
+    if dtype is not None and not jnp.issubdtype(dtype, jnp.inexact):
+        return jnp.ones((1, *input_shape), dtype)
+    return jnp.ones((1, *input_shape), jnp.float64)
+
+
+def model_float64_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, input_shape: Sequence[int],
+                        jacobian: jax.Array | None = None, args: Sequence[Any] = (), rngs: Any = None,
+                        input_dtype: Any = None, per_layer: bool = False) -> dict[str, Any]:
+    """synflow, synflow_bn (and their SSNR) and the jacob_cov score; call inside ``jax.enable_x64(True)``.
+
+    synflow's network has every parameter and every other float variable (e.g.
+    BatchNorm's running statistics) replaced by its absolute value in float64,
+    takes one all-ones input of ``input_shape``, and R = the sum of its
+    output; the saliency is |W * dR/dW|. Its BatchNorm layers follow
+    ``spec.synflow_batchnorm``; synflow_bn keeps them all. BatchNorm runs in
+    the mode ``spec.train_kwargs`` sets (batch statistics: those of the one
+    input).
+
+    Args:
+      spec: the model contract.
+      names: result names; those not computed here are skipped.
+      variables: the model's variables (cast to float64 here).
+      input_shape: one input's shape, without the batch axis.
+      jacobian: the float32 stage's ``jacobian``, when jacob_cov is asked for.
+      args: further positional inputs of the model.
+      rngs: rng keys, or None.
+      input_dtype: the dtype of real inputs (integer inputs get integer ones).
+      per_layer: also return ``per_layer``.
+
+    Returns:
+      {name: scalar}.
+    """
+    require_x64()
+    wanted = {base_proxy(n) for n in names}
+    params = variables["params"]
+    _, _, weights = _saliency(spec, params)
+    mask = _mask(spec, params, weights, args)
+    x = synflow_input(input_shape, input_dtype)
+    saliencies = {}
+    if "synflow" in wanted:
+        saliencies["synflow"] = _synflow(spec, variables, x, args, rngs, spec.keep_batchnorm())
+    if "synflow_bn" in wanted:
+        saliencies["synflow_bn"] = _synflow(spec, variables, x, args, rngs, None)
+    mask64 = jax.tree.map(lambda m: jnp.asarray(m).astype(jnp.float64), mask)
+    out = _results([n for n in names if base_proxy(n) in saliencies], saliencies, {}, mask64, per_layer)
+    if "jacob_cov" in names and jacobian is not None:
+        out["jacob_cov"] = jacob_cov_score(jacobian.astype(jnp.float64))
+    return out
+
+
+def _size(shape: Sequence[int]) -> int:
+    return math.prod(int(d) for d in shape)
+
+
+def model_size(spec: ModelSpec, variables: Tree, x: Any, args: Sequence[Any] = (),
+               rngs: Any = None) -> dict[str, int]:
+    """params and flops, as exact Python integers, from shapes alone.
+
+    params counts every parameter, except those of layers the mask switches
+    off (all the leaves of a masked layer's module: kernel and bias). flops
+    counts, per saliency parameter, the output positions of its layer for one
+    input (the output's shape without the batch and channel axes) times the
+    parameter's size, i.e. the multiply-adds of a conv or dense layer; a layer
+    called several times counts each call.
+
+    Args:
+      spec: the model contract.
+      variables: the variables, or their ``jax.eval_shape`` structs.
+      x: an input batch, or its ``jax.ShapeDtypeStruct``.
+      args: further positional inputs.
+      rngs: rng keys, or None.
+
+    Returns:
+      {'params': int, 'flops': int}.
+    """
+    params = variables["params"]
+    paths, owners, weights = _saliency(spec, params)
+    mask = flatten(_concrete_mask(spec, params, weights, args))
+    off = {owners[p] for p, m in mask.items() if float(np.asarray(m)) == 0.0}
+    count = sum(_size(np.shape(leaf)) for path, leaf in flatten(params).items() if path[:-1] not in off)
+    _, _, outputs = _probe(spec, variables, x, args, frozenset(owners.values()), rngs)
+    flops = 0
+    for p in paths:
+        if owners[p] in off:
+            continue
+        size = _size(np.shape(get_path(params, p)))
+        flops += sum(_size(z.shape[1:-1]) * size for z in layer_calls(outputs, owners[p]))
+    return {"params": int(count), "flops": int(flops)}
+
+
+def _concrete_mask(spec: ModelSpec, params: Tree, weights: Tree, args: Sequence[Any]) -> Tree:
+    if spec.layer_mask is None:
+        return default_mask(weights)
+    try:
+        return jax.tree.map(np.asarray, spec.layer_mask(params, *args))
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError, TypeError) as e:
+        raise ValueError("params/flops need a concrete layer mask: pass concrete variables and args") from e
+
+
+# score_model: validation, compiled stages, Python floats.
+_STAGES: dict[Any, tuple[Any, Any]] = {}
+_MAX_STAGES = 16
+
+
+def _compiled(spec: ModelSpec, f32: tuple[str, ...], f64: tuple[str, ...], input_shape, input_dtype):
+    spec = spec.replace(variables=None)  # the cache keeps programs, not weights
+    def stage32(variables, x, y, args, rngs):
+        return model_float32_stage(spec, f32, variables, x, y, args, rngs)
+
+    def stage64(variables, jacobian, args, rngs):
+        return model_float64_stage(spec, f64, variables, input_shape, jacobian, args, rngs, input_dtype)
+
+    try:
+        key = (spec.static_key(), f32, f64, input_shape, str(input_dtype))
+        hash(key)
+    except TypeError:
+        return jax.jit(stage32), jax.jit(stage64)
+    if key not in _STAGES:
+        if len(_STAGES) >= _MAX_STAGES:
+            _STAGES.pop(next(iter(_STAGES)))
+        _STAGES[key] = jax.jit(stage32), jax.jit(stage64)
+    return _STAGES[key]
+
+
+def _is_abstract(tree: Tree) -> bool:
+    return any(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in jax.tree.leaves(tree))
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"
+
+
+def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | None = None,
+                proxies: str | Sequence[str] = "all", key: jax.Array | None = None, *, args: Sequence[Any] = (),
+                spec: ModelSpec | None = None, **options: Any) -> dict[str, float]:
+    """Scores one Flax model with the zero-cost proxies.
+
+    Args:
+      model: a ``flax.linen.Module``, an apply function with ``Module.apply``'s
+        signature, or a :class:`ModelSpec` (then ``spec`` is not given).
+      variables: ``{'params': ..., 'batch_stats': ..., ...}`` (default:
+        ``spec.variables``, else ``model.init(key, x[:1])``). For params and
+        flops alone, the structs of ``jax.eval_shape`` suffice.
+      batch: ``(x, y)``: inputs (N, ...) as the model takes them and labels as
+        the loss takes them ((N,) integers in [0, classes) by default). None
+        for the data-free proxies (give ``input_shape``).
+      proxies: result names, 'all' or 'data-free' (see :func:`zcjax.resolve`).
+      key: initialises the variables when none are given, and seeds the rng
+        streams ``spec.rng_names`` (e.g. dropout) of every call.
+      args: further positional inputs of the model, after ``x``.
+      spec: the contract; by default built from ``model`` and ``options``.
+      **options: :class:`ModelSpec` fields (``saliency``, ``loss``,
+        ``train_kwargs``, ``mutable``, ``synflow_batchnorm``,
+        ``batchnorm_types``, ``output_methods``, ``layer_mask``,
+        ``input_shape``, ``rng_names``).
+
+    Returns:
+      {name: float} in registry order; params and flops are exact Python ints.
+      A proxy that comes out NaN or infinite is NaN, with a
+      :class:`zcjax.NumericalWarning`.
+
+    Raises:
+      ValueError: one line naming the problem (no saliency layer matched,
+        labels out of range, an input the model cannot take, a missing batch).
+    """
+    if isinstance(model, ModelSpec):
+        spec = model.replace(**options) if options else model
+    elif spec is None:
+        spec = ModelSpec(model, variables, **options)
+    elif options:
+        spec = spec.replace(**options)
+    names = resolve(proxies)
+    needs_data = any(PROXIES[base_proxy(n)].needs_data for n in names)
+    variables = spec.variables if variables is None else variables
+    args = tuple(args)
+    rngs = None if key is None else {name: jax.random.fold_in(key, i) for i, name in enumerate(spec.rng_names)}
+
+    if batch is None:
+        if needs_data:
+            raise ValueError("the selected proxies need a minibatch: pass batch=(x, y)")
+        if spec.input_shape is None:
+            raise ValueError("without a batch, give input_shape (one input's shape, without the batch axis)")
+        x, y = jax.ShapeDtypeStruct((1, *spec.input_shape), jnp.float32), None
+    else:
+        x, y = batch
+        x = x if isinstance(x, jax.ShapeDtypeStruct) else jnp.asarray(x)
+        if x.ndim < 2:
+            raise ValueError(f"inputs must have a batch axis and at least one more, got shape {tuple(x.shape)}")
+        if spec.input_shape is not None and tuple(x.shape[1:]) != spec.input_shape:
+            raise ValueError(f"inputs of shape {tuple(x.shape)} do not match input_shape {spec.input_shape} "
+                             f"(rank {len(spec.input_shape) + 1} with the batch axis)")
+        if y is not None:
+            y = jnp.asarray(y)
+    input_shape = tuple(int(d) for d in (spec.input_shape or x.shape[1:]))
+
+    if variables is None:
+        if not isinstance(spec.model, nn.Module) or key is None:
+            raise ValueError("no variables: pass variables, or a linen module and a key to initialise it")
+        init_kwargs = dict(spec.train_kwargs)
+        variables = spec.model.init(key, jnp.zeros((1, *input_shape), x.dtype), *args, **init_kwargs)
+    if not isinstance(variables, Mapping) or "params" not in variables:
+        raise ValueError("variables must be a mapping with a 'params' collection")
+    variables = dict(variables)
+    _, owners, _ = _saliency(spec, variables["params"])
+
+    # One abstract call checks the input against the model and gives the output's shape.
+    try:
+        out_shape, _, _ = _probe(spec, variables, x, args, frozenset(owners.values()), rngs)
+    except ContractError:
+        raise
+    except flax_errors.InvalidRngError as e:
+        raise ValueError(f"the model needs rng streams: pass key= (streams {', '.join(spec.rng_names)}, "
+                         f"see rng_names): {_first_line(e)}") from None
+    except ValueError as e:
+        raise ValueError(f"the model cannot take inputs of shape {tuple(x.shape)} (rank {x.ndim}): "
+                         f"{_first_line(e)}") from None
+    except (TypeError, IndexError, AttributeError, KeyError, flax_errors.FlaxError) as e:
+        raise ValueError(f"the model cannot take inputs of shape {tuple(x.shape)} (rank {x.ndim}): "
+                         f"{_first_line(e)}") from None
+    if not isinstance(out_shape, jax.ShapeDtypeStruct):
+        raise ValueError(f"the model must return one array of logits, got {type(out_shape).__name__}")
+    if needed_passes(names) & {"loss", "hessian"}:
+        _check_labels(spec, x, y, out_shape)
+    if "jacobian" in needed_passes(names) and not jnp.issubdtype(x.dtype, jnp.inexact):
+        raise ValueError(f"jacob_cov needs float inputs (it differentiates by them), got {x.dtype}")
+
+    row: dict[str, Any] = {}
+    f32 = tuple(n for n in names if base_proxy(n) not in ("synflow", "synflow_bn") and n not in SIZE_PROXIES)
+    f64 = tuple(n for n in names if base_proxy(n) in FLOAT64_PROXIES)
+    computed = [n for n in names if n not in SIZE_PROXIES]
+    if computed and _is_abstract(variables):
+        raise ValueError(f"abstract variables (jax.eval_shape) give params and flops only, not {computed[0]}")
+    if f32 or f64:
+        stage32, stage64 = _compiled(spec, f32, f64, input_shape, x.dtype)
+        out32 = stage32(variables, x, y, args, rngs) if f32 else {}
+        jacobian = out32.pop("jacobian", None)
+        out64 = {}
+        if f64:
+            with jax.enable_x64(True):
+                out64 = stage64(variables, jacobian, args, rngs)
+        values = jax.device_get({**out32, **out64})
+        row.update({n: float(values[n]) for n in computed if n in values})
+    if any(n in SIZE_PROXIES for n in names):
+        sizes = model_size(spec, variables, x, args, rngs)
+        row.update({n: sizes[n] for n in SIZE_PROXIES if n in names})
+    row = {n: row[n] for n in names if n in row}
+    bad = [n for n, v in row.items() if not math.isfinite(v)]
+    if bad:
+        warnings.warn(f"{', '.join(bad)} not finite for this model: recorded as NaN", NumericalWarning, stacklevel=2)
+        row.update({n: math.nan for n in bad})
+    return row
+
+
+def _check_labels(spec: ModelSpec, x: Any, y: Any, out: jax.ShapeDtypeStruct) -> None:
+    n = x.shape[0]
+    if y is None:
+        raise ValueError("the selected proxies need labels: batch=(x, y)")
+    if spec.loss is not cross_entropy:
+        return
+    if out.ndim != 2 or out.shape[0] != n:
+        raise ValueError(f"the model's output has shape {out.shape}; the default loss needs logits (N={n}, classes)")
+    if y.shape != (n,) or not jnp.issubdtype(y.dtype, jnp.integer):
+        raise ValueError(f"labels must be ({n},) integers, got shape {tuple(y.shape)} {y.dtype}")
+    labels = np.asarray(y)
+    if labels.size and (labels.min() < 0 or labels.max() >= out.shape[1]):
+        raise ValueError(f"labels must be in [0, {out.shape[1]}): got {labels.min()}..{labels.max()}")
+
+
+__all__ = ["model_float32_stage", "model_float64_stage", "model_size", "score_model"]
