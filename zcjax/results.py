@@ -199,29 +199,40 @@ class RowWriter:
                 f.truncate(keep)
 
     def write(self, row: dict[str, Any]) -> None:
-        """Writes one row and flushes it to disk.
+        """Writes one row and syncs it to disk (a row written is a row kept).
 
         Raises:
           OutputError: if the file system refuses the write (e.g. disk full).
         """
-        if self._file is not None:
-            try:
-                if self.kind == "csv":
-                    values = ["" if isinstance(v, float) and not math.isfinite(v) else v
-                              for v in (row.get(c, math.nan) for c in self.columns)]
-                    csv.writer(self._file).writerow(values)
-                else:
-                    self._file.write(json.dumps({c: _json_value(row.get(c, math.nan)) for c in self.columns}) + "\n")
-                self._file.flush()
-                if self._owned:
-                    os.fsync(self._file.fileno())
-            except OSError as err:
-                raise OutputError(_os_message(err, self.path)) from None
-        self.done.add(row[self.key])
+        self.write_all((row,))
 
     def write_all(self, rows: Iterable[dict[str, Any]]) -> None:
-        for row in rows:
-            self.write(row)
+        """Writes rows, flushing each complete line, and syncs the file to disk once at the end.
+
+        A crash part-way leaves complete lines (and perhaps a cut-off last one,
+        which resuming drops); use it for rows that are ready together.
+
+        Raises:
+          OutputError: if the file system refuses the write (e.g. disk full).
+        """
+        wrote = False
+        try:
+            for row in rows:
+                if self._file is not None:
+                    if self.kind == "csv":
+                        values = ["" if isinstance(v, float) and not math.isfinite(v) else v
+                                  for v in (row.get(c, math.nan) for c in self.columns)]
+                        csv.writer(self._file).writerow(values)
+                    else:
+                        self._file.write(json.dumps({c: _json_value(row.get(c, math.nan))
+                                                     for c in self.columns}) + "\n")
+                    self._file.flush()
+                    wrote = True
+                self.done.add(row[self.key])
+            if wrote and self._owned:
+                os.fsync(self._file.fileno())
+        except OSError as err:
+            raise OutputError(_os_message(err, self.path)) from None
 
     def close(self) -> None:
         if self._owned and self._file is not None:
