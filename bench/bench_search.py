@@ -1,6 +1,6 @@
 """Search speed: tabular runs per second (one vmap over seeds vs a Python loop over runs), live cells per second.
 
-    python bench/bench_search.py                      # prints a table, writes bench/SEARCH_RESULTS.md
+    python bench/bench_search.py                      # prints a table, writes the 'search' section of bench/RESULTS.md
     python bench/bench_search.py --runs 32 --budget 1000 --live-warmup 32 --live-budget 72
 
 Tabular: NAS-Bench-201 CIFAR-100 with the committed synflow scores. Each
@@ -20,9 +20,9 @@ import platform
 import sys
 import time
 
+from _report import write_section
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 
 def bench_tabular(runs: int, budget: int, repeats: int) -> list[dict]:
@@ -86,7 +86,6 @@ def main() -> int:
     p.add_argument("--live-warmup", type=int, default=32)
     p.add_argument("--live-budget", type=int, default=72)
     p.add_argument("--no-live", action="store_true")
-    p.add_argument("--output", default=os.path.join(ROOT, "bench", "SEARCH_RESULTS.md"))
     args = p.parse_args()
     import jax
 
@@ -109,8 +108,7 @@ def main() -> int:
                   f"whole {live['wall_s']:.1f} s run, compilation included)."]
     text = "\n".join(lines) + "\n"
     print(text)
-    with open(args.output, "w") as f:
-        f.write(text)
+    write_section("search", text)
     return 0
 
 
