@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from importlib import resources
 
 import jax
@@ -219,9 +220,13 @@ def test_macro_params_and_flops_on_a_seeded_sample():
 
 
 @pytest.mark.slow
-def test_macro_params_and_flops_on_every_distinct_network():
-    # 0.35 s per network on the shared 2-core machine: 3,969 networks in 1,370 s (run once: 0 mismatches)
-    for arch in sorted({macro.canonical_arch(a) for a in spaces.get("macro").enumerate()}):
+def test_macro_params_and_flops_on_many_distinct_networks():
+    # 0.35 s per network on the shared 2-core machine. All 3,969 distinct networks were checked once
+    # (1,370 s, 0 mismatches; ZCJAX_MACRO_ALL=1 runs that); CI checks a seeded 300 of them.
+    distinct = sorted({macro.canonical_arch(a) for a in spaces.get("macro").enumerate()})
+    if not os.environ.get("ZCJAX_MACRO_ALL"):
+        distinct = [distinct[i] for i in np.random.default_rng(0).choice(len(distinct), 300, replace=False)]
+    for arch in distinct:
         row = macro.record(arch)
         assert _macro_sizes(arch) == {"params": row["params"], "flops": row["flops"]}, macro.format_arch(arch)
 
