@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from zcjax import _cli
+
 PROG = "python -m zcjax.search"
 
 
@@ -272,13 +274,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = argv[0] if argv and argv[0] in ("table", "bestof") else None
     parser = {"table": build_table_parser, "bestof": build_bestof_parser}.get(sub, build_parser)()
     args = parser.parse_args(argv[1:] if sub else argv)
-    try:
-        {"table": table_main, "bestof": bestof_main}.get(sub, run_main)(args)
-    except (ValueError, FileNotFoundError, IndexError) as err:
-        msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        print(f"{parser.prog}: error: {msg}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted; rerun the same command to continue", file=sys.stderr)
-        return 130
-    return 0
+    run = {"table": table_main, "bestof": bestof_main}.get(sub, run_main)
+    return _cli.run(parser.prog, lambda: run(args), "rerun the same command to continue")

@@ -130,6 +130,13 @@ def test_cli_file_errors_exit_2_with_one_line(tmp_path, tiny_fs):
     remount("ro")
     _one_line_error(_cli("--indices", "0", "--proxies", "params", "--output", str(mnt / "r.jsonl"), cwd=tmp_path),
                     "Read-only file system")
+    # The search writes its traces and tables under the same rules.
+    scores = os.path.join(os.path.dirname(__file__), "..", "results", "nb201", "cifar100_data_free.jsonl.gz")
+    search = subprocess.run([sys.executable, "-m", "zcjax.search", "--algo", "rand", "--budget", "5", "--runs", "1",
+                             "--dataset", "cifar100", "--scores", scores, "--output", str(mnt / "s"), "--no-plot",
+                             "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert search.returncode == 2 and "Traceback" not in search.stderr, search.stderr
+    assert search.stderr.strip().count("\n") == 0 and "Read-only file system" in search.stderr
 
 
 def test_cli_second_writer_stops_at_once(tmp_path):

@@ -20,8 +20,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from . import __version__, compile_cache, distributed, provenance, registry
-from .data import DataError, get_minibatch, load_batch_file
+from . import __version__, _cli, compile_cache, distributed, provenance, registry
+from .data import get_minibatch, load_batch_file
 from .engine import STRATEGIES, ScoreConfig, Scorer
 from .results import RowWriter
 from .spaces.nb201 import benchmark
@@ -220,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0, or 2 with a one-line message on stderr)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> None:
         if args.distributed or args.coordinator or args.num_processes is not None or args.process_id is not None:
             if not args.distributed and args.coordinator is None:
                 raise UsageError("--num-processes/--process-id need --coordinator (or use --distributed)")
@@ -252,16 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_scoring(cells, config, args.output, x=x, y=y, resume=args.resume,
                         torch_weights=args.torch_weights, progress=not args.no_progress,
                         info={"minibatch_source": source, "argv": list(sys.argv[1:] if argv is None else argv)})
-    except (ValueError, FileNotFoundError, IndexError, DataError) as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:  # a file the run reads or writes; RowWriter reports its own as OutputError
-        print(f"{parser.prog}: error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted; rerun with --resume to continue", file=sys.stderr)
-        return 130
-    return 0
+
+    return _cli.run(parser.prog, body, "rerun with --resume to continue")
 
 
 if __name__ == "__main__":
