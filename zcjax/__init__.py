@@ -2,7 +2,10 @@
 
 Score NAS-Bench-201 cells with grad_norm, snip, grasp, fisher, jacob_cov, plain,
 synflow, synflow_bn, l2_norm, params, flops and the saliency SSNR, matching the
-PyTorch reference of "Zero-Cost Proxies for Lightweight NAS".
+PyTorch reference of "Zero-Cost Proxies for Lightweight NAS" (``score_cells``,
+``Scorer``); score any Flax model the same way (``score_model``, ``ModelSpec``).
+Search spaces are plug-ins (``zcjax.spaces.get``), the search algorithms live in
+``zcjax.search``, and result files carry their settings (``zcjax.results``).
 """
 
 from . import compile_cache
