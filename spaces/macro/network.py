@@ -69,6 +69,18 @@ def _bn(train: bool, name: str | None = None) -> nn.BatchNorm:
     return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPS, name=name)
 
 
+def _head(y: jax.Array, train: bool, channels: int, num_classes: int) -> jax.Array:
+    """The networks' shared head: 1x1 conv, BatchNorm, ReLU, global average pool, linear classifier.
+
+    Called from a parent's compact ``__call__``, so its layers are the parent's ``head``,
+    ``head_bn`` and ``classifier``.
+    """
+    head = nn.Conv(channels, (1, 1), use_bias=False, kernel_init=_torch_kernel, name="head")
+    y = nn.relu(_bn(train, "head_bn")(head(y))).mean(axis=(1, 2))
+    classifier = nn.Dense(num_classes, kernel_init=_torch_kernel, bias_init=_torch_bias(channels), name="classifier")
+    return classifier(y)
+
+
 class InvertedResidual(nn.Module):
     """MobileNetV2 block: 1x1 expand, depthwise k x k, 1x1 project (BatchNorm after each).
 
@@ -160,11 +172,7 @@ class MacroNetwork(nn.Module):
                     raise ValueError(f"choice of layer {layer} must be 0, 1 or 2, got {choice}")
                 c = out
                 layer += 1
-        head = nn.Conv(self.head_channels, (1, 1), use_bias=False, kernel_init=_torch_kernel, name="head")
-        y = nn.relu(_bn(train, "head_bn")(head(y))).mean(axis=(1, 2))
-        classifier = nn.Dense(self.num_classes, kernel_init=_torch_kernel,
-                              bias_init=_torch_bias(self.head_channels), name="classifier")
-        return classifier(y)
+        return _head(y, train, self.head_channels, self.num_classes)
 
 
 def numpy_init(shapes: Any, rng: np.random.Generator) -> dict[str, Any]:
@@ -258,11 +266,7 @@ class MixedMacroNetwork(nn.Module):
                 y = jnp.where(picked == 0, candidates[0], jnp.where(picked == 1, candidates[1], candidates[2]))
                 c = out
                 layer += 1
-        head = nn.Conv(self.head_channels, (1, 1), use_bias=False, kernel_init=_torch_kernel, name="head")
-        y = nn.relu(_bn(train, "head_bn")(head(y))).mean(axis=(1, 2))
-        classifier = nn.Dense(self.num_classes, kernel_init=_torch_kernel,
-                              bias_init=_torch_bias(self.head_channels), name="classifier")
-        return classifier(y)
+        return _head(y, train, self.head_channels, self.num_classes)
 
 
 def layer_mask(params: Any, choices: Any) -> Any:
