@@ -161,10 +161,29 @@ class Space(abc.ABC):
       name: the registry name (e.g. ``'nb201'``).
       tasks: the tasks the space has networks (and possibly ground truth) for,
         e.g. ``('cifar10', 'cifar100', 'ImageNet16-120')``; the first is the default.
+      arch_as_data: whether the space has one network for every architecture
+        (see below).
     """
 
     name: str = ""
     tasks: tuple[str, ...] = ()
+    #: True when ``network(arch, task, arch_as_data=True)`` gives one module for
+    #: every architecture (the architecture an input in ``args``, unused
+    #: candidates masked by ``layer_mask``): the engine then compiles one
+    #: program for the whole space (``--strategy batched``).
+    arch_as_data: bool = False
+
+    def dataset(self, task: str | None = None) -> str | None:
+        """The image dataset of :mod:`zcjax.data` that feeds ``task`` (e.g. ``'cifar10'``), or None.
+
+        The data-dependent proxies of a task with None need a batch file of
+        the network's input shape. The default: the task itself when it is
+        one of zcjax.data's datasets.
+        """
+        task = self.check_task(task)
+        from zcjax.data import DATASETS
+
+        return task if task in DATASETS else None
 
     # ----------------------------------------------------------------- encodings
 
@@ -305,6 +324,26 @@ class Space(abc.ABC):
         Raises:
           ValueError: for a bad architecture or task.
         """
+
+    def shared_variables(self, arch: Any, variables: Any, task: str | None = None, **options: Any) -> Any:
+        """A static network's variables placed in the arch-as-data network's tree (spaces with :attr:`arch_as_data`).
+
+        The engine draws an architecture's weights with its static network's
+        ``init`` in every strategy and, for ``batched``, moves them here, so
+        both strategies score the same weights.
+
+        Args:
+          arch: the architecture.
+          variables: ``space.network(arch, task, **options).init(key)``.
+          task, **options: as :meth:`network`.
+
+        Returns:
+          The variables of ``space.network(arch, task, arch_as_data=True, **options)``.
+
+        Raises:
+          NotImplementedError: the space has no arch-as-data network.
+        """
+        raise NotImplementedError(f"{self.name} has no arch-as-data network")
 
     def ground_truth(self, task: str | None = None, **options: Any) -> dict[Arch, float]:
         """The accuracies a benchmark measured for ``task``: ``{canonical arch: accuracy}``.

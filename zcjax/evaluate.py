@@ -1,6 +1,7 @@
-"""Evaluate zero-cost proxy scores against NAS-Bench-201 accuracy.
+"""Evaluate zero-cost proxy scores against a benchmark's accuracy (NAS-Bench-201 or any search space).
 
     python -m zcjax.evaluate scores.jsonl --dataset cifar10 --split val --out-dir eval --plots
+    python -m zcjax.evaluate macro.jsonl        # a file of another space: its space and task are read from it
 
 Reads a scores file written by ``python -m zcjax.score`` (one row per cell:
 ``index``, ``arch``, one column per proxy, accuracy columns) and reports, per
@@ -19,8 +20,10 @@ docs/PROXIES.md):
   snip this is the paper's "0.82"; for a single proxy it is the same rate with
   the proxy alone deciding each pair.
 
-The accuracy is always looked up in the shipped benchmark table by ``index``;
-accuracy columns in the file are ignored. Everything here is numpy/scipy (plots:
+The accuracy is always looked up in the shipped benchmark table by ``index``
+(for another space, in ``space.ground_truth(task)`` by ``arch``; the space
+and task come from the file's settings record); accuracy columns in the file
+are ignored. Everything here is numpy/scipy (plots:
 matplotlib, imported only when plotting); no network is built.
 """
 
@@ -140,7 +143,7 @@ def _resolve_dataset(path: str, dataset: str | None, columns: Iterable[str]) -> 
 
 
 def load_scores(path: str | os.PathLike, dataset: str | None = None,
-                split: str = "val") -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+                split: str | None = None) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """Reads a scores file and looks up the accuracy of its cells.
 
     Proxy columns are every column whose values are all numbers (null/empty
@@ -170,16 +173,37 @@ def load_scores(path: str | os.PathLike, dataset: str | None = None,
         unknown or duplicate indices, or an ``arch`` that does not match its
         ``index``.
     """
-    return _load(path, dataset, split)[1:]
+    return _load(path, dataset, split)[1:4]
 
 
-def _load(path: str | os.PathLike, dataset: str | None,
-          split: str) -> tuple[str, np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """:func:`load_scores`, with the dataset it resolved to first."""
+def file_space(path: str | os.PathLike) -> str:
+    """The search space a scores file was made for: its recorded ``space``, else ``'nb201'``."""
+    settings = read_settings(os.fspath(path))
+    return (settings or {}).get("space") or "nb201"
+
+
+def _load(path: str | os.PathLike, dataset: str | None, split: str | None,
+          space: str | None = None) -> tuple[str, np.ndarray, dict[str, np.ndarray], np.ndarray, Any]:
+    """:func:`load_scores`, with the dataset it resolved to first and each cell's neighbours last.
+
+    The neighbours are None for NAS-Bench-201 (:func:`neighbourhood_stats`
+    finds them by index), else each cell's neighbour keys.
+    """
+    from zcjax import spaces
+
+    path = os.fspath(path)
+    recorded = file_space(path) if os.path.exists(path) else None
+    if space is not None:
+        space = spaces.get(space).name
+        if recorded is not None and recorded != space and read_settings(path):
+            raise ValueError(f"{path} holds {recorded} scores, not {space}: drop --space (it is read from the file)")
+    space = space or recorded or "nb201"
+    if space != "nb201":
+        return _load_space(path, spaces.get(space), dataset, split)
+    split = "val" if split is None else split
     if dataset is not None:
         benchmark.dataset_info(dataset)  # validates dataset and split first
     benchmark.accuracies("cifar10", split)
-    path = os.fspath(path)
     rows = read_rows(path)
     if not rows:
         raise ValueError(f"{path} has no rows")
@@ -218,6 +242,11 @@ def _load(path: str | os.PathLike, dataset: str | None,
     unique, counts = np.unique(indices, return_counts=True)
     if (counts > 1).any():
         raise ValueError(f"{path}: duplicate benchmark indices {_listing(unique[counts > 1].tolist())}")
+    return dataset, indices, _proxy_columns(path, rows, columns), accuracy_table[indices], None
+
+
+def _proxy_columns(path: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> dict[str, np.ndarray]:
+    """Every all-numeric column other than index and the accuracies, as float64 (null: NaN)."""
     scores: dict[str, np.ndarray] = {}
     for name in columns:
         if name in ("index", "arch") or _is_accuracy_column(name):
@@ -228,7 +257,64 @@ def _load(path: str | os.PathLike, dataset: str | None,
     if not scores:
         raise ValueError(f"{path} has no proxy columns (numeric columns other than index and accuracy); "
                          f"its columns are {', '.join(columns)}")
-    return dataset, indices, scores, accuracy_table[indices]
+    return scores
+
+
+def _load_space(path: str, space: Any, dataset: str | None,
+                split: str | None) -> tuple[str, np.ndarray, dict[str, np.ndarray], np.ndarray, list[list[int]]]:
+    """:func:`_load` for a space other than NAS-Bench-201: the truth is ``space.ground_truth(task)`` by ``arch``.
+
+    Rows whose architecture the benchmark did not train are left out, with a
+    warning. Keys are the space's indices (finite spaces) or row positions.
+    """
+    import warnings
+
+    if split is not None:
+        raise ValueError(f"space {space.name} has one ground truth per task: drop --split")
+    settings = read_settings(path) or {}
+    recorded = settings.get("dataset")
+    task = space.check_task(dataset if dataset is not None else recorded)
+    if recorded is not None and task != space.check_task(recorded):
+        raise ValueError(f"{path} holds {recorded} scores, not {task}: drop --dataset (it is read from the file) "
+                         f"or pass --dataset {recorded}")
+    try:
+        truth = space.ground_truth(task)
+    except NotImplementedError:
+        raise ValueError(f"space {space.name} has no ground truth to evaluate against") from None
+    rows = read_rows(path)
+    if not rows:
+        raise ValueError(f"{path} has no rows")
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    if "arch" not in columns:
+        raise ValueError(f"{path} has no 'arch' column (space {space.name} names cells by arch)")
+    archs = []
+    for n, row in enumerate(rows, 1):
+        try:
+            archs.append(space.canonical(row.get("arch")))
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{path} row {n}: {' '.join(str(err).split())}") from None
+    if len(set(archs)) != len(archs):
+        seen: set[Any] = set()
+        dup = [space.format(a) for a in archs if a in seen or seen.add(a)]
+        raise ValueError(f"{path}: duplicate architectures {_listing(dup)}")
+    known = [a in truth for a in archs]
+    if not any(known):
+        raise ValueError(f"{path}: none of its {len(rows)} architectures has a {space.name} {task} ground truth")
+    if not all(known):
+        warnings.warn(f"{len(rows) - sum(known)} of {len(rows)} architectures in {path} have no ground truth: "
+                      "left out", stacklevel=3)
+        rows = [r for r, k in zip(rows, known) if k]
+        archs = [a for a, k in zip(archs, known) if k]
+    scores = _proxy_columns(path, rows, columns)
+    if space.size is not None:
+        keys = [int(space.index(a)) for a in archs]
+        neighbours = [[int(space.index(b)) for b in space.neighbours(a)] for a in archs]
+    else:
+        position = {a: p for p, a in enumerate(archs)}
+        keys = list(range(len(archs)))
+        neighbours = [[position.get(b, -1) for b in space.neighbours(a)] for a in archs]
+    acc = np.array([float(truth[a]) for a in archs], dtype=np.float64)
+    return task, np.array(keys, dtype=np.int64), scores, acc, neighbours
 
 
 def select_proxies(available: Iterable[str], proxies: str | Iterable[str] | None = "all") -> list[str]:
@@ -269,10 +355,10 @@ def select_proxies(available: Iterable[str], proxies: str | Iterable[str] | None
 
 
 def _proxy_row(name: str, indices: np.ndarray, score: np.ndarray, acc: np.ndarray, n_bootstrap: int, seed: int,
-               agreement: dict[str, Any], note: str = "") -> dict[str, Any]:
+               agreement: dict[str, Any], note: str = "", neighbours: Any = None) -> dict[str, Any]:
     corr = correlation(score, acc)
     top = top_k_stats(score, acc, 0.1)
-    neigh = neighbourhood_stats(indices, score, acc)
+    neigh = neighbourhood_stats(indices, score, acc, neighbours)
     s, a = _pair(score, acc)
     # Resampling cell positions draws the same resamples as bootstrap_ci(_boot_stats, s, a, ...).
     ci = bootstrap_ci(_ResampledStats(s, a), np.arange(s.size), n=n_bootstrap, seed=seed)
@@ -301,7 +387,8 @@ def _proxy_row(name: str, indices: np.ndarray, score: np.ndarray, acc: np.ndarra
 
 
 def evaluate_arrays(indices: Any, scores: Mapping[str, Any], acc: Any, proxies: str | Iterable[str] | None = "all",
-                    n_bootstrap: int = 1000, seed: int = 0, dataset: str = "", split: str = "") -> list[dict[str, Any]]:
+                    n_bootstrap: int = 1000, seed: int = 0, dataset: str = "", split: str = "",
+                    neighbours: Sequence[Sequence[int]] | None = None) -> list[dict[str, Any]]:
     """:func:`evaluate` on loaded data (see :func:`load_scores`).
 
     Args:
@@ -312,6 +399,8 @@ def evaluate_arrays(indices: Any, scores: Mapping[str, Any], acc: Any, proxies: 
       n_bootstrap: bootstrap replicates of each confidence interval (0: none).
       seed: seed of the bootstrap and of the pair sample.
       dataset, split: recorded in each row.
+      neighbours: each cell's neighbour keys, for a space other than
+        NAS-Bench-201 (see :func:`neighbourhood_stats`).
 
     Returns:
       The rows of :func:`evaluate`.
@@ -331,14 +420,14 @@ def evaluate_arrays(indices: Any, scores: Mapping[str, Any], acc: Any, proxies: 
             keep = ~np.isnan(values)
             agreement = vote_agreement(values[None, keep], acc[keep], None, seed=seed)
             note = ""
-        row = _proxy_row(name, indices, values, acc, n_bootstrap, seed, agreement, note)
+        row = _proxy_row(name, indices, values, acc, n_bootstrap, seed, agreement, note, neighbours)
         rows.append({"proxy": name, "dataset": dataset, "split": split, **row})
     return rows
 
 
-def evaluate(path: str | os.PathLike, dataset: str | None = None, split: str = "val",
+def evaluate(path: str | os.PathLike, dataset: str | None = None, split: str | None = None,
              proxies: str | Iterable[str] | None = "all", n_bootstrap: int = 1000,
-             seed: int = 0) -> list[dict[str, Any]]:
+             seed: int = 0, space: str | None = None) -> list[dict[str, Any]]:
     """Evaluates every proxy of a scores file against the benchmark accuracy.
 
     Args:
@@ -369,8 +458,9 @@ def evaluate(path: str | os.PathLike, dataset: str | None = None, split: str = "
     """
     if n_bootstrap < 0:
         raise ValueError(f"the number of bootstrap replicates must be >= 0, got {n_bootstrap}")
-    dataset, indices, scores, acc = _load(path, dataset, split)
-    return evaluate_arrays(indices, scores, acc, proxies, n_bootstrap, seed, dataset, split)
+    dataset, indices, scores, acc, neighbours = _load(path, dataset, split, space)
+    split = ("val" if split is None else split) if neighbours is None else "benchmark"
+    return evaluate_arrays(indices, scores, acc, proxies, n_bootstrap, seed, dataset, split, neighbours)
 
 
 # --------------------------------------------------------------------------- plots
@@ -393,7 +483,7 @@ def _safe_name(name: str) -> str:
 
 def scatter_plots(path_or_data: str | os.PathLike | tuple[Any, Mapping[str, Any], Any], out_dir: str | os.PathLike,
                   proxies: str | Iterable[str] | None = None, dataset: str | None = None,
-                  split: str = "val") -> list[str]:
+                  split: str | None = None) -> list[str]:
     """One scatter plot per proxy: score against accuracy, rho in the title.
 
     Like the paper's SSNR figure: the score on a log x-axis (symlog when some
@@ -416,7 +506,7 @@ def scatter_plots(path_or_data: str | os.PathLike | tuple[Any, Mapping[str, Any]
     from matplotlib.figure import Figure
 
     if isinstance(path_or_data, (str, os.PathLike)):
-        dataset, indices, scores, acc = _load(path_or_data, dataset, split)
+        dataset, indices, scores, acc, _ = _load(path_or_data, dataset, split)
     else:
         indices, scores, acc = path_or_data
     acc = np.asarray(acc, dtype=np.float64)
@@ -434,7 +524,7 @@ def scatter_plots(path_or_data: str | os.PathLike | tuple[Any, Mapping[str, Any]
         scale, kwargs = _axis_scale(values[keep])
         ax.set_xscale(scale, **kwargs)
         ax.set_xlabel(f"{name} score" + ("" if scale == "linear" else f" ({scale} scale)"))
-        ax.set_ylabel(f"{dataset or 'benchmark'} {split} accuracy (%)")
+        ax.set_ylabel(f"{dataset or 'benchmark'} {split or 'val'} accuracy (%)")
         ax.set_title(f"{name}\nSpearman ρ = {_num(rho)}, n = {int(keep.sum())}", fontsize=10)
         ax.grid(True, alpha=0.3)
         fig.tight_layout()
@@ -464,7 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default=None,
                    help="cifar10 | cifar100 | ImageNet16-120 (default: the file's, from its recorded settings or "
                         "accuracy columns; else cifar10). One that contradicts the file is refused")
-    p.add_argument("--split", default="val", help="train | val | test (default val)")
+    p.add_argument("--split", default=None, help="nb201: train | val | test (default val); other spaces have one "
+                                                 "ground truth per task")
+    p.add_argument("--space", default=None, help="the file's search space (default: its recorded settings, else nb201)")
     p.add_argument("--proxies", default="all", help="comma-separated proxy columns, 'vote', or 'all' (default)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                    help="bootstrap replicates of the confidence intervals (default 1000; 0: none)")
@@ -491,15 +583,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise _UsageError(f"--bootstrap must be >= 0, got {args.bootstrap}")
         if args.plots and not args.out_dir:
             raise _UsageError("--plots needs --out-dir")
-        if args.dataset is not None:
-            benchmark.dataset_info(args.dataset)
-        if args.split not in benchmark.SPLITS:
+        if args.split is not None and args.split not in benchmark.SPLITS:
             raise _UsageError(f"unknown split {args.split!r}; valid splits are {', '.join(benchmark.SPLITS)}")
         if args.out_dir and os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
             raise _UsageError(f"--out-dir {args.out_dir} is not a folder")
-        dataset, *data = _load(args.scores, args.dataset, args.split)
+        dataset, *data, neighbours = _load(args.scores, args.dataset, args.split, args.space)
+        split = ("val" if args.split is None else args.split) if neighbours is None else "benchmark"
         rows = evaluate_arrays(*data, proxies=args.proxies, n_bootstrap=args.bootstrap, seed=args.seed,
-                               dataset=dataset, split=args.split)
+                               dataset=dataset, split=split, neighbours=neighbours)
         if rows and rows[0]["top10_cells"] < MIN_TOP_CELLS:
             print(f"{PROG}: warning: the top 10% holds {rows[0]['top10_cells']} of {rows[0]['n']} cells; "
                   "top-10% and neighbourhood statistics mean little on so few", file=sys.stderr)
@@ -510,7 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f.write(f"# Proxy evaluation: {os.path.basename(os.fspath(args.scores))}\n\n" + table)
             write_csv(rows, os.path.join(args.out_dir, "evaluation.csv"))
             if args.plots:
-                scatter_plots(tuple(data), args.out_dir, [r["proxy"] for r in rows], dataset, args.split)
+                scatter_plots(tuple(data), args.out_dir, [r["proxy"] for r in rows], dataset, split)
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
     except (ValueError, OSError, IndexError) as err:

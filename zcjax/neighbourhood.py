@@ -1,16 +1,19 @@
-"""Local-neighbourhood statistics of proxies on NAS-Bench-201.
+"""Local-neighbourhood statistics of proxies, on NAS-Bench-201 or any search space.
 
-A cluster is a cell and its 24 edit-distance-1 neighbours. Cells are named by
-their benchmark index; the op table of the shipped benchmark gives the
-neighbours (:func:`neighbour_indices`), and :func:`neighbourhood_stats` reports
+A cluster is a cell and its edit-distance-1 neighbours (24 in NAS-Bench-201).
+NAS-Bench-201 cells are named by their benchmark index and the op table of the
+shipped benchmark gives the neighbours (:func:`neighbour_indices`); for other
+spaces the caller passes each cell's neighbours (``Space.neighbours``), and :func:`neighbourhood_stats` reports
 how well a proxy ranks, and picks the best of, the cells of each cluster.
 numpy/scipy only.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -51,21 +54,27 @@ def neighbour_indices(indices: Any) -> np.ndarray:
     return lookup[np.concatenate(parts, axis=1)]
 
 
-def neighbourhood_stats(indices: Any, score: Any, acc: Any) -> dict[str, Any]:
+def neighbourhood_stats(indices: Any, score: Any, acc: Any,
+                        neighbours: Sequence[Sequence[int]] | None = None) -> dict[str, Any]:
     """The paper's local-neighbourhood analysis.
 
-    A cluster is a scored cell and its 24 edit-distance-1 neighbours (25
-    cells), formed for every cell whose neighbours are all scored; a cell with a
-    NaN score counts as unscored. In each cluster: the Spearman rho of the
+    A cluster is a scored cell and its edit-distance-1 neighbours (in
+    NAS-Bench-201 24, so 25 cells), formed for every cell whose neighbours are
+    all scored; a cell with a NaN score counts as unscored. In each cluster: the Spearman rho of the
     proxy with accuracy, and whether the proxy's pick (its highest score) is the
     cluster's most accurate cell. When several cells share the highest score the
     pick is counted as the fraction of them that are most accurate (a random
     tie-break in expectation).
 
     Args:
-      indices: benchmark indices of the scored cells (no duplicates).
+      indices: benchmark indices of the scored cells (no duplicates); with
+        ``neighbours``, any distinct int keys of the cells.
       score: their proxy scores.
       acc: their accuracies.
+      neighbours: for a space other than NAS-Bench-201, the keys of each
+        cell's neighbours (aligned with ``indices``; a key that is not in
+        ``indices`` is an unscored neighbour). None: NAS-Bench-201's, from the
+        benchmark indices.
 
     Returns:
       A dict with ``spearman`` (mean rho over clusters where it is defined),
@@ -87,16 +96,41 @@ def neighbourhood_stats(indices: Any, score: Any, acc: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"spearman": math.nan, "best_frac": math.nan, "clusters": 0, "undefined": 0,
                            "note": ""}
     keep = ~(np.isnan(score) | np.isnan(acc))
-    position = np.full(NUM_ARCHS, -1, dtype=np.int64)
-    position[indices[keep]] = np.flatnonzero(keep)
     centres = np.flatnonzero(keep)
-    neighbour_pos = position[neighbour_indices(indices[centres])]
-    full = (neighbour_pos >= 0).all(axis=1)
-    if not full.any():
-        out["note"] = "no cell has all 24 neighbours scored"
+    if neighbours is None:
+        position = np.full(NUM_ARCHS, -1, dtype=np.int64)
+        position[indices[keep]] = centres
+        neighbour_pos = position[neighbour_indices(indices[centres])]
+        full = (neighbour_pos >= 0).all(axis=1)
+        clusters = [np.concatenate([centres[full, None], neighbour_pos[full]], axis=1)] if full.any() else []
+        missing = "no cell has all 24 neighbours scored"
+    else:
+        if len(neighbours) != indices.size:
+            raise ValueError(f"lengths differ: {indices.size} indices, neighbours of {len(neighbours)} cells")
+        position_of = {int(k): int(p) for p, k in zip(centres, indices[centres])}
+        by_width: dict[int, list[list[int]]] = collections.defaultdict(list)
+        for p in centres:
+            members = [position_of.get(int(k), -1) for k in neighbours[p]]
+            if members and min(members) >= 0:
+                by_width[len(members)].append([int(p), *members])
+        clusters = [np.asarray(rows, dtype=np.int64) for rows in by_width.values()]
+        missing = "no cell has all its neighbours scored"
+    if not clusters:
+        out["note"] = missing
         return out
-    cluster = np.concatenate([centres[full, None], neighbour_pos[full]], axis=1)  # (clusters, 25)
-    s, a = score[cluster], acc[cluster]
+    rho, success = zip(*(_cluster_stats(score[c], acc[c]) for c in clusters))
+    rho, success = np.concatenate(rho), np.concatenate(success)
+    defined = ~np.isnan(rho)
+    out.update(spearman=float(rho[defined].mean()) if defined.any() else math.nan,
+               best_frac=float(success.mean()), clusters=int(rho.size),
+               undefined=int((~defined).sum()))
+    if not defined.any():
+        out["note"] = "every cluster has a constant score or accuracy"
+    return out
+
+
+def _cluster_stats(s: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per cluster (rows of ``s``, ``a``: scores and accuracies of its cells): rho, and the pick's success."""
     rs = scipy.stats.rankdata(s, axis=1)
     ra = scipy.stats.rankdata(a, axis=1)
     rs -= rs.mean(axis=1, keepdims=True)
@@ -107,10 +141,4 @@ def neighbourhood_stats(indices: Any, score: Any, acc: Any) -> dict[str, Any]:
     picked = s == s.max(axis=1, keepdims=True)
     best = a == a.max(axis=1, keepdims=True)
     success = (picked & best).sum(axis=1) / picked.sum(axis=1)
-    defined = ~np.isnan(rho)
-    out.update(spearman=float(rho[defined].mean()) if defined.any() else math.nan,
-               best_frac=float(success.mean()), clusters=int(cluster.shape[0]),
-               undefined=int((~defined).sum()))
-    if not defined.any():
-        out["note"] = "every cluster has a constant score or accuracy"
-    return out
+    return rho, success

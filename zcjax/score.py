@@ -1,9 +1,11 @@
-"""Command line: score NAS-Bench-201 cells with zero-cost proxies.
+"""Command line: score the architectures of a search space with zero-cost proxies.
 
     python -m zcjax.score --sample 8 --seed 0 --proxies all --output scores.jsonl
+    python -m zcjax.score --space nas_bench_macro --sample 8 --proxies data-free --output macro.jsonl
 
-One row per cell: ``index``, ``arch``, one field per proxy (NaN as null), and
-the benchmark accuracies of the chosen dataset. Rows are written as they are
+One row per cell: ``index``, ``arch``, one field per proxy (NaN as null), and,
+for NAS-Bench-201, the benchmark accuracies of the chosen dataset (other
+spaces: ``accuracy``, their ground truth for the task, where known). Rows are written as they are
 scored; ``--resume`` continues an interrupted run without losing or
 duplicating a row. Progress goes to stderr.
 """
@@ -20,7 +22,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from . import __version__, _cli, compile_cache, distributed, provenance, registry
+from . import __version__, _cli, compile_cache, distributed, provenance, registry, space_scoring
+from . import spaces
 from .data import get_minibatch, load_batch_file
 from .engine import STRATEGIES, ScoreConfig, Scorer
 from .results import RowWriter
@@ -166,15 +169,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m zcjax.score", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"zcjax {__version__}")
-    p.add_argument("--space", default="nb201", choices=["nb201"], help="search space (default nb201)")
-    p.add_argument("--dataset", default="cifar10", help="cifar10 | cifar100 | ImageNet16-120 (default cifar10)")
+    p.add_argument("--space", default="nb201",
+                   help="search space (default nb201); registered: " + ", ".join(spaces.names()))
+    p.add_argument("--dataset", "--task", dest="dataset", default=None,
+                   help="the space's task: for nb201 cifar10 | cifar100 | ImageNet16-120 (default: the space's first)")
     cells = p.add_argument_group("cells (any combination; duplicates are scored once)")
     cells.add_argument("--arch", action="append", default=[], metavar="STR", help="an arch string (repeatable)")
     cells.add_argument("--archs-file", metavar="FILE", help="one arch string per line")
     cells.add_argument("--indices", metavar="SPEC", help="benchmark indices, e.g. 0-99,200")
     cells.add_argument("--sample", type=int, metavar="N", help="N cells drawn at random (with --seed)")
     cells.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
-    cells.add_argument("--all", action="store_true", help="all 15,625 cells")
+    cells.add_argument("--all", action="store_true", help="every architecture of the space (nb201: all 15,625)")
+    cells.add_argument("--trained", action="store_true",
+                       help="the architectures the space's benchmark trained for the task (its ground truth)")
     p.add_argument("--proxies", default="all",
                    help="comma-separated names, 'all' or 'data-free' (default all); known: "
                         + ", ".join(registry.all_names()))
@@ -190,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--weight-init", default="pytorch", choices=WEIGHT_INITS)
     init.add_argument("--bias-init", default="pytorch", choices=BIAS_INITS)
     init.add_argument("--torch-weights", metavar="FILE", help="PyTorch-layout weights (.npz/.pt) for one --arch")
+    init.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                      help="a network option of the space (JSON value; repeatable), e.g. stem_channels=16; "
+                           "nb201: channels, cells_per_stage")
     run = p.add_argument_group("run")
     run.add_argument("--output", "-o", default="-", help=".jsonl or .csv file, or - for JSON lines on stdout")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --output")
@@ -216,20 +226,71 @@ def _show_warning(message: Warning | str, category: type[Warning], *args: Any, *
     tqdm.write(f"warning: {message}", file=sys.stderr)
 
 
+def _score_space(space: Any, args: argparse.Namespace, argv: Sequence[str] | None) -> None:
+    """The run of ``zcjax.score`` for a space other than NAS-Bench-201 (:mod:`zcjax.space_scoring`)."""
+    for flag, given in (("--torch-weights", args.torch_weights), ("--chunk-size", args.chunk_size),
+                        ("--weight-init", args.weight_init != "pytorch"), ("--bias-init", args.bias_init != "pytorch"),
+                        ("--distributed", args.distributed or args.coordinator or args.num_processes is not None)):
+        if given:
+            raise UsageError(f"{flag} is for nb201 only, not space {space.name}")
+    if args.strategy == "eager":
+        raise UsageError(f"--strategy eager is for nb201 only; space {space.name} takes auto, per-cell or batched")
+    if args.resume and args.output == "-":
+        raise UsageError("--resume needs an --output file")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be positive, got {args.batch_size}")
+    config = space_scoring.SpaceScoreConfig(space=space.name, task=args.dataset, proxies=args.proxies,
+                                            init_seed=args.init_seed, strategy=args.strategy,
+                                            options=space_scoring.parse_options(args.option))
+    archs = space_scoring.select_archs(space, config.task, args.arch, args.archs_file, args.indices, args.sample,
+                                       args.seed, args.all, args.trained)
+    x = y = source = None
+    if config.needs_data:
+        net = space.network(archs[0], config.task, **dict(config.options))
+        if args.batch_file:
+            x, y = load_batch_file(args.batch_file, num_classes=net.num_classes)
+            source = {"batch_file": os.path.abspath(args.batch_file)}
+        else:
+            dataset = space.dataset(config.task)
+            if dataset is None:
+                raise UsageError(f"no images ship for task {config.task} of space {space.name}: give --batch-file "
+                                 f"(x of shape (N, {', '.join(map(str, net.input_shape))}) or NCHW) "
+                                 f"or use --proxies data-free")
+            x, y = get_minibatch(dataset, args.batch_size, data_dir=args.data_dir, seed=args.data_seed)
+            source = {"data_dir": args.data_dir and os.path.abspath(args.data_dir), "data_seed": args.data_seed}
+        space_scoring.to_input_layout(x, net.input_shape)  # a wrong shape fails here, before any output
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = _show_warning
+        space_scoring.run_space_scoring(
+            archs, config, args.output, x=x, y=y, resume=args.resume, progress=not args.no_progress,
+            info={"minibatch_source": source, "argv": list(sys.argv[1:] if argv is None else argv)})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0, or 2 with a one-line message on stderr)."""
     parser = build_parser()
     args = parser.parse_args(argv)
 
     def body() -> None:
+        space = spaces.get(args.space)
+        if space.name != "nb201":
+            compile_cache.enable(args.compile_cache)
+            return _score_space(space, args, argv)
         if args.distributed or args.coordinator or args.num_processes is not None or args.process_id is not None:
             if not args.distributed and args.coordinator is None:
                 raise UsageError("--num-processes/--process-id need --coordinator (or use --distributed)")
             distributed.initialize(args.coordinator, args.num_processes, args.process_id)
         compile_cache.enable(args.compile_cache)
-        config = ScoreConfig(proxies=args.proxies, dataset=args.dataset, init_seed=args.init_seed,
+        options = space_scoring.parse_options(args.option)
+        unknown = sorted(set(options) - {"channels", "cells_per_stage"})
+        if unknown:
+            raise UsageError(f"unknown nb201 --option {unknown[0]!r}; nb201 takes channels, cells_per_stage")
+        if args.trained:
+            args.all = True
+        config = ScoreConfig(proxies=args.proxies, dataset=args.dataset or "cifar10", init_seed=args.init_seed,
                              strategy=args.strategy, chunk_size=args.chunk_size,
-                             weight_init=args.weight_init, bias_init=args.bias_init)
+                             weight_init=args.weight_init, bias_init=args.bias_init, **options)
         cells = select_cells(args.arch, args.archs_file, args.indices, args.sample, args.seed, args.all)
         if args.torch_weights and (len(args.arch) != 1 or len(cells) != 1):
             raise UsageError("--torch-weights needs exactly one --arch and no other cell selection")

@@ -24,6 +24,7 @@ class MacroSpace(Space):
 
     name = "nas_bench_macro"
     tasks = ("cifar10",)
+    arch_as_data = True
 
     def canonical(self, arch: str | Sequence[int] | np.ndarray) -> Arch:
         return _arch.to_choices(arch)
@@ -80,6 +81,28 @@ class MacroSpace(Space):
         return SpaceNetwork(module=module, input_shape=(32, 32, 3), num_classes=10,
                             spec_fields={"synflow_batchnorm": "drop", "train_kwargs": {"train": True},
                                          "mutable": ("batch_stats",)})
+
+    def shared_variables(self, arch: Any, variables: Any, task: str | None = None, **options: Any) -> Any:
+        """The static network's variables in :class:`~zcjax.spaces.macro.network.MixedMacroNetwork`'s tree.
+
+        The candidates ``arch`` does not select take one fixed fill (drawn
+        once per network size from seed 0); they are computed but never
+        selected, so they change no score.
+        """
+        from .network import to_mixed_params
+
+        self.check_task(task)
+        fill = self._fill(tuple(sorted(options.items())))
+        return to_mixed_params(variables, self.canonical(arch), fill)
+
+    def _fill(self, options: tuple[tuple[str, Any], ...]) -> Any:
+        cache = self.__dict__.setdefault("_fills", {})
+        if options not in cache:
+            from .network import numpy_init
+
+            mixed = self.network(self.arch_at(0), arch_as_data=True, **dict(options))
+            cache[options] = numpy_init(mixed.shapes(), np.random.default_rng(0))
+        return cache[options]
 
     def ground_truth(self, task: str | None = None, metric: str = "mean_acc") -> dict[Arch, Any]:
         """``{arch: value}`` for all 6,561 architectures.

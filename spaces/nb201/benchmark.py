@@ -235,7 +235,7 @@ def accuracy(arch_or_index: int | str | Sequence[int] | np.ndarray, dataset: str
     return float(_table().columns[column][index])
 
 
-def parse_indices(spec: str) -> list[int]:
+def parse_indices(spec: str, size: int = NUM_ARCHS) -> list[int]:
     """Parses a command-line index spec such as ``'0-99,200,300-302'``.
 
     Ranges are inclusive. Whitespace around items is ignored. Duplicates are
@@ -243,12 +243,13 @@ def parse_indices(spec: str) -> list[int]:
 
     Args:
       spec: comma-separated indices and ``start-end`` ranges.
+      size: the number of architectures (indices run from 0 to size - 1).
 
     Returns:
       The indices, in the order given, without duplicates.
 
     Raises:
-      ValueError: on bad syntax, a reversed range or an index outside 0..15624.
+      ValueError: on bad syntax, a reversed range or an index outside 0..size-1.
     """
     if not isinstance(spec, str):
         raise ValueError(f"index spec must be a str, got {type(spec).__name__}: {spec!r}")
@@ -263,7 +264,7 @@ def parse_indices(spec: str) -> list[int]:
         end = start if match.group(2) is None else int(match.group(2))
         if end < start:
             raise ValueError(f"bad index spec {spec!r}: range {item.strip()!r} is reversed")
-        if end >= NUM_ARCHS:
-            raise ValueError(f"bad index spec {spec!r}: index {end} out of range 0..{NUM_ARCHS - 1}")
+        if end >= size:
+            raise ValueError(f"bad index spec {spec!r}: index {end} out of range 0..{size - 1}")
         result.update(dict.fromkeys(range(start, end + 1)))
     return list(result)
