@@ -1,4 +1,4 @@
-"""Command line: zero-cost NAS on NAS-Bench-201.
+"""Command line: zero-cost NAS on NAS-Bench-201 (or another product space with every accuracy known).
 
     python -m zcjax.search --algo ae --dataset cifar100 --proxy synflow --warmup 1000 --move 1 \\
         --budget 1000 --runs 32 --seed 0 --scores results/nb201/cifar100_data_free.jsonl.gz --output runs/ae
@@ -38,15 +38,18 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="cifar100", help="cifar10 (cifar10-valid) | cifar100 | ImageNet16-120")
+    p.add_argument("--space", default="nb201", help="search space (default nb201; nas_bench_macro: tabular, "
+                                                    "on its one published accuracy)")
+    p.add_argument("--dataset", "--task", dest="dataset", default=None,
+                   help="the space's task; nb201: cifar10 (cifar10-valid) | cifar100 (default) | ImageNet16-120")
     p.add_argument("--proxy", default="synflow", help="any registered proxy name, or vote (default synflow)")
     p.add_argument("--budget", type=int, default=1000, help="trained (looked-up) cells per run (default 1000)")
     p.add_argument("--runs", type=int, default=32, help="runs per experiment (default 32)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first run; run k uses seed+k (default 0)")
     p.add_argument("--scores", metavar="FILE", help="score file of python -m zcjax.score with every cell (tabular)")
     p.add_argument("--init-seed", type=int, default=0, help="initial-weight seed the scores must come from (0)")
-    p.add_argument("--target", type=float, help="accuracy to reach (default: cifar100 73, cifar10 91, "
-                                                 "ImageNet16-120 46.5)")
+    p.add_argument("--target", type=float, help="accuracy to reach (default: nb201 cifar100 73, cifar10 91, "
+                                                 "ImageNet16-120 46.5; other spaces: their top 0.1%%)")
     p.add_argument("--output", "-o", required=True, metavar="DIR", help="output folder")
     p.add_argument("--no-plot", action="store_true", help="no search-curve plot")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -125,19 +128,29 @@ def _tabular(args) -> tuple[Any, dict[str, Any]]:
     from .scorefile import load_scores
     from .space import nb201_oracle
 
-    scores, info = load_scores(args.scores, args.proxy, args.dataset, args.init_seed)
-    return nb201_oracle(scores, args.dataset), {"file": os.path.basename(args.scores), "proxy": args.proxy,
-                                                "fingerprint": _fingerprint(scores), "settings": info["settings"]}
+    exp = _experiment(args, "rand", 0, 0)
+    scores, info = load_scores(args.scores, args.proxy, exp.dataset, args.init_seed, space=exp.space)
+    oracle = nb201_oracle(scores, exp.dataset) if exp.space == "nb201" else exp.table.oracle(scores)
+    return oracle, {"file": os.path.basename(args.scores), "proxy": args.proxy,
+                    "fingerprint": _fingerprint(scores), "settings": info["settings"]}
 
 
 def _experiment(args, algo: str, warmup: int, move: int):
     from .experiment import Experiment
 
-    return Experiment(algo=algo, dataset=args.dataset, proxy=args.proxy, warmup=warmup, move=move,
+    from zcjax import spaces
+
+    space = spaces.get(args.space)
+    dataset = args.dataset or ("cifar100" if space.name == "nb201" else None)
+    return Experiment(algo=algo, space=space.name, dataset=dataset, proxy=args.proxy, warmup=warmup, move=move,
                       budget=args.budget, runs=args.runs, seed=args.seed, pool=args.pool,
                       tournament=args.tournament, batch=args.batch, p_random=args.p_random, lr=args.lr,
                       bp_hidden=args.bp_hidden, bp_layers=args.bp_layers, bp_epochs=args.bp_epochs,
                       bp_rounds_k=args.bp_per_round, target=args.target, init_seed=args.init_seed)
+
+
+def _title(space: str) -> str:
+    return {"nb201": "NAS-Bench-201", "nas_bench_macro": "NAS-Bench-Macro"}.get(space, space)
 
 
 def _check_output(path: str) -> None:
@@ -165,6 +178,9 @@ def run_main(args) -> None:
 
     check_budget(exp.strategy(), exp.budget)
     if args.live:
+        if exp.space != "nb201":
+            raise ValueError(f"--live scores nb201 cells; for {exp.space} score the space with "
+                             f"python -m zcjax.score --space {exp.space} --all and pass --scores")
         from .live import MemoScorer
         from .scorefile import VOTE
 
@@ -175,12 +191,12 @@ def run_main(args) -> None:
         x = y = None
         from zcjax import ScoreConfig
 
-        if ScoreConfig(proxies=(args.proxy,), dataset=args.dataset).needs_data:
+        if ScoreConfig(proxies=(args.proxy,), dataset=exp.dataset).needs_data:
             from zcjax.data import get_minibatch
 
-            x, y = get_minibatch(args.dataset, args.batch_size)
+            x, y = get_minibatch(exp.dataset, args.batch_size)
         path = args.score_file or os.path.join(args.output, "scores.jsonl")
-        with MemoScorer(args.proxy, args.dataset, args.init_seed, path, x, y, args.strategy) as memo:
+        with MemoScorer(args.proxy, exp.dataset, args.init_seed, path, x, y, args.strategy) as memo:
             info = {"file": os.path.basename(path), "proxy": args.proxy, "live": True}
             row = run_experiment(exp, args.output, scores_info=info, live_score=memo,
                                  progress=not args.no_progress)
@@ -190,7 +206,7 @@ def run_main(args) -> None:
         oracle, info = _tabular(args)
         row = run_experiment(exp, args.output, oracle=oracle, scores_info=info, progress=not args.no_progress)
     settings = {"experiments": [exp.settings()], "scores": info}
-    write_outputs([row], args.output, f"{exp.name} on NAS-Bench-201 {exp.dataset} ({args.proxy})", settings,
+    write_outputs([row], args.output, f"{exp.name} on {_title(exp.space)} {exp.dataset} ({args.proxy})", settings,
                   plot=not args.no_plot)
     from .report import fmt_reach
 
@@ -210,7 +226,10 @@ def table_main(args) -> None:
     if not args.scores:
         raise ValueError("the table needs --scores FILE (a score for every cell)")
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
-    exps = [_experiment(args, **g) for g in grid(algos, args.grid)]
+    from zcjax import spaces
+
+    size = spaces.get(args.space).size or 0
+    exps = [_experiment(args, **g) for g in grid(algos, args.grid) if g["warmup"] <= size]  # W15k > NAS-Bench-Macro
     if args.bp_budget is not None:
         exps = [dataclasses.replace(e, budget=args.bp_budget) if e.algo == "bp" else e for e in exps]
     for e in exps:
@@ -220,13 +239,14 @@ def table_main(args) -> None:
     _check_output(args.output)
     oracle, info = _tabular(args)
     rows = []
-    for e in tqdm(exps, unit="experiment", desc=f"grid {args.dataset}", disable=args.no_progress,
+    for e in tqdm(exps, unit="experiment", desc=f"grid {exps[0].dataset if exps else ''}", disable=args.no_progress,
                   file=sys.stderr):
         rows.append(run_experiment(e, os.path.join(args.output, e.name), oracle=oracle, scores_info=info,
                                    progress=not args.no_progress))
-    published = PUBLISHED_CIFAR100 if args.dataset.lower() == "cifar100" else None
+    published = PUBLISHED_CIFAR100 if exps and (exps[0].space, exps[0].dataset) == ("nb201", "cifar100") else None
     settings = {"experiments": [e.settings() for e in exps], "scores": info}
-    write_outputs(rows, args.output, f"Zero-cost NAS on NAS-Bench-201 {exps[0].dataset if exps else ''} "
+    write_outputs(rows, args.output, f"Zero-cost NAS on {_title(exps[0].space) if exps else ''} "
+                  f"{exps[0].dataset if exps else ''} "
                   f"({args.proxy}, {args.runs} runs, budget {args.budget})", settings, published=published,
                   plot=not args.no_plot)
     print(f"{len(rows)} experiments; table in {os.path.join(args.output, 'table.md')}")

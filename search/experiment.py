@@ -12,15 +12,21 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from zcjax.spaces.nb201 import benchmark
-
 from . import report
 from .drivers import check_budget, run_live, run_tabular
-from .space import NB201, Oracle, nb201_code_to_index
+from .space import Oracle, search_table
 
 ALGOS = ("rand", "ae", "rl", "bp")
 # A target a little under each dataset's best test accuracy (CIFAR-100: the paper's 73%).
 TARGETS = {"cifar10": 91.0, "cifar100": 73.0, "ImageNet16-120": 46.5}
+
+
+def default_target(space: str, task: str) -> float:
+    """NAS-Bench-201: :data:`TARGETS`; other spaces: the 99.9th percentile of the reported accuracy,
+    rounded down to 0.1 (the top 0.1% of the space reaches it)."""
+    if space == "nb201":
+        return TARGETS[task]
+    return float(np.floor(np.quantile(search_table(space, task).test, 0.999) * 10) / 10)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +35,8 @@ class Experiment:
 
     Attributes:
       algo: 'rand', 'ae', 'rl' or 'bp'.
-      dataset: 'cifar10' (cifar10-valid), 'cifar100' or 'ImageNet16-120'.
+      dataset: the task: for NAS-Bench-201 'cifar10' (cifar10-valid),
+        'cifar100' (default) or 'ImageNet16-120'; other spaces: their first by default.
       proxy: the proxy that warms up / proposes (any registered name, or 'vote').
       warmup: N proxy-scored cells (0: none).
       move: move proposal: AE: on when > 0 (all neighbours scored); RL: R proxy
@@ -44,10 +51,12 @@ class Experiment:
         training epochs per fit, cells trained per round.
       target: accuracy to reach (default :data:`TARGETS`).
       init_seed: the initial-weight seed of the proxy scores.
+      space: the registered search space (a product space with every
+        accuracy known: 'nb201', 'nas_bench_macro'; see :func:`search_table`).
     """
 
     algo: str
-    dataset: str = "cifar100"
+    dataset: str | None = None
     proxy: str = "synflow"
     warmup: int = 0
     move: int = 0
@@ -65,21 +74,35 @@ class Experiment:
     bp_rounds_k: int = 10
     target: float | None = None
     init_seed: int = 0
+    space: str = "nb201"
 
     def __post_init__(self):
+        from zcjax import spaces
+
         if self.algo not in ALGOS:
             raise ValueError(f"unknown algorithm {self.algo!r}; expected one of {', '.join(ALGOS)}")
-        object.__setattr__(self, "dataset", benchmark.dataset_info(self.dataset).name)
+        space = spaces.get(self.space)
+        object.__setattr__(self, "space", space.name)
+        default = "cifar100" if space.name == "nb201" else None  # the paper's search dataset
+        object.__setattr__(self, "dataset", space.check_task(self.dataset or default))
+        if self.algo == "bp" and space.name != "nb201":
+            raise ValueError(f"bp's graph network is built for nb201 cells, not {space.name}")
+        size = self.table.coded.size
         if self.runs < 1:
             raise ValueError(f"--runs must be at least 1, got {self.runs}")
         if self.warmup < 0 or self.move < 0:
             raise ValueError("--warmup and --move must be >= 0")
-        if self.warmup > NB201.size:
-            raise ValueError(f"warm-up of {self.warmup} cells is larger than the space ({NB201.size} cells)")
+        if self.warmup > size:
+            raise ValueError(f"warm-up of {self.warmup} cells is larger than the space ({size} cells)")
         if self.move and self.algo in ("rand", "bp"):
             raise ValueError(f"move proposal is not defined for {self.algo} (only ae and rl)")
         if self.target is None:
-            object.__setattr__(self, "target", TARGETS[self.dataset])
+            object.__setattr__(self, "target", default_target(self.space, self.dataset))
+
+    @property
+    def table(self):
+        """The space's :class:`~zcjax.search.space.SearchTable` for the task."""
+        return search_table(self.space, self.dataset)
 
     @property
     def name(self) -> str:
@@ -100,16 +123,17 @@ class Experiment:
         """The strategy object."""
         from .algorithms import AgingEvolution, RandomSearch, Reinforce
 
+        coded = self.table.coded
         if self.algo == "rand":
-            return RandomSearch(NB201, self.warmup)
+            return RandomSearch(coded, self.warmup)
         if self.algo == "ae":
-            return AgingEvolution(NB201, self.pool, self.tournament, self.warmup, bool(self.move), self.batch)
+            return AgingEvolution(coded, self.pool, self.tournament, self.warmup, bool(self.move), self.batch)
         if self.algo == "rl":
-            return Reinforce(NB201, self.warmup, self.move, self.lr)
+            return Reinforce(coded, self.warmup, self.move, self.lr)
         from .bp import BinaryPredictor
 
         k = self.bp_rounds_k
-        return BinaryPredictor(NB201, self.warmup, hidden=self.bp_hidden, layers=self.bp_layers,
+        return BinaryPredictor(coded, self.warmup, hidden=self.bp_hidden, layers=self.bp_layers,
                                epochs=self.bp_epochs, per_round=k, capacity=-(-self.budget // k) * k)
 
     def params(self, strategy) -> Any:
@@ -119,12 +143,17 @@ class Experiment:
         return p
 
     def settings(self) -> dict[str, Any]:
-        """Everything that determines an experiment's traces (but the seed of each run and the scores)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("runs",)}
+        """Everything that determines an experiment's traces (but the seed of each run and the scores).
+
+        ``space`` appears only for spaces other than NAS-Bench-201, so the
+        traces written before spaces were plug-ins still resume.
+        """
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if k != "runs" and not (k == "space" and v == "nb201")}
 
 
 def _run_settings(exp: Experiment, k: int, scores: dict[str, Any], driver: str) -> dict[str, Any]:
-    return {"space": "nb201", "experiment": exp.settings(), "run": k, "run_seed": exp.seed + k,
+    return {"space": exp.space, "experiment": exp.settings(), "run": k, "run_seed": exp.seed + k,
             "scores": scores, "driver": driver}
 
 
@@ -158,9 +187,8 @@ def run_experiment(exp: Experiment, out_dir: str, *, oracle: Oracle | None = Non
     driver = "tabular" if live_score is None else "live"
     trace_dir = os.path.join(out_dir, "traces")
     os.makedirs(trace_dir, exist_ok=True)
-    val_all = benchmark.accuracies(exp.dataset, "val")
-    test_all = benchmark.accuracies(exp.dataset, "test")
-    c2i = nb201_code_to_index()
+    table = exp.table
+    val_all, test_all, c2i = table.val, table.test, table.code_to_index
     writers = []
     try:
         for k in range(exp.runs):

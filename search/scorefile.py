@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 
 from zcjax.spaces.nb201 import benchmark
-from zcjax.spaces.nb201.arch import NUM_ARCHS
 
 VOTE = "vote"
 
@@ -39,8 +38,8 @@ def _file_dataset(rows: list[dict[str, Any]]) -> str | None:
 
 
 def load_scores(path: str, proxy: str, dataset: str, init_seed: int = 0, *,
-                require_all: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
-    """The proxy score of every NAS-Bench-201 cell, by benchmark index.
+                require_all: bool = True, space: str = "nb201") -> tuple[np.ndarray, dict[str, Any]]:
+    """The proxy score of every cell of a finite space (NAS-Bench-201 by default), by the space's index.
 
     Args:
       path: a results file of ``python -m zcjax.score`` (``.jsonl[.gz]`` or ``.csv[.gz]``).
@@ -49,33 +48,43 @@ def load_scores(path: str, proxy: str, dataset: str, init_seed: int = 0, *,
         file it beats).
       dataset: the dataset the search runs on; the file must be made for it.
       init_seed: the initial-weight seed the scores must come from.
-      require_all: refuse a file that lacks any of the 15,625 cells.
+      require_all: refuse a file that lacks any of the space's cells.
+      space: the registered space the file must be made for.
 
     Returns:
-      (scores (15625,) float64 with NaN for absent cells, a dict describing the
+      (scores (size,) float64 with NaN for absent cells, a dict describing the
       file: path, settings, cells).
 
     Raises:
       ValueError: one line, if the file lacks cells or the proxy, or was made
-        for another dataset or initial-weight seed.
+        for another space, dataset or initial-weight seed.
       FileNotFoundError: if there is no such file.
     """
     from zcjax.results import read_rows, read_settings
 
+    from zcjax import spaces
+
     check_proxy(proxy)
-    dataset = benchmark.dataset_info(dataset).name
+    sp = spaces.get(space)
+    dataset = sp.check_task(dataset)
+    num_archs = sp.size
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such score file: {path}")
     settings = read_settings(path)
     rows = read_rows(path)
     if settings is not None:
+        made_in = settings.get("space") or "nb201"
+        if made_in != sp.name:
+            raise ValueError(f"score file {path} holds {made_in} scores, not {sp.name}")
         made_for = settings.get("dataset")
-        if made_for is not None and benchmark.dataset_info(made_for).name != dataset:
+        if made_for is not None and sp.check_task(made_for) != dataset:
             raise ValueError(f"score file {path} was made for {made_for}, not {dataset}: its scores do not apply")
         seed = (settings.get("init") or {}).get("seed")
         if seed is not None and int(seed) != int(init_seed):
             raise ValueError(f"score file {path} was made with init seed {seed}, not {init_seed} "
                              "(pass --init-seed to match it)")
+    elif sp.name != "nb201":
+        raise ValueError(f"score file {path} has no settings record, so nothing says it holds {sp.name} scores")
     else:
         made_for = _file_dataset(rows)
         if made_for is not None and made_for != dataset:
@@ -88,10 +97,10 @@ def load_scores(path: str, proxy: str, dataset: str, init_seed: int = 0, *,
         raise ValueError(f"score file {path} lacks the proxy {', '.join(lacking)}"
                          + (" (a member of vote)" if proxy == VOTE else ""))
     index = np.asarray([int(r["index"]) for r in rows], np.int64)
-    if index.size and (index.min() < 0 or index.max() >= NUM_ARCHS):
-        raise ValueError(f"score file {path} has cell indices outside 0..{NUM_ARCHS - 1}")
-    if require_all and np.unique(index).size < NUM_ARCHS:
-        raise ValueError(f"score file {path} lacks {NUM_ARCHS - np.unique(index).size} of the {NUM_ARCHS} cells; "
+    if index.size and (index.min() < 0 or index.max() >= num_archs):
+        raise ValueError(f"score file {path} has cell indices outside 0..{num_archs - 1}")
+    if require_all and np.unique(index).size < num_archs:
+        raise ValueError(f"score file {path} lacks {num_archs - np.unique(index).size} of the {num_archs} cells; "
                          "a tabular search needs a score for every cell (use --live to compute them)")
     values = {m: np.asarray([float(r[m]) for r in rows], np.float64) for m in members}
     if proxy == VOTE:
@@ -101,6 +110,6 @@ def load_scores(path: str, proxy: str, dataset: str, init_seed: int = 0, *,
         score_of_rows = np.asarray(score_of_rows, np.float64)
     else:
         score_of_rows = values[proxy]
-    scores = np.full(NUM_ARCHS, np.nan)
+    scores = np.full(num_archs, np.nan)
     scores[index] = score_of_rows
     return scores, {"path": os.path.abspath(path), "settings": settings, "cells": int(np.unique(index).size)}

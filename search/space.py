@@ -168,3 +168,74 @@ def synthetic_oracle(space: Space, seed: int = 0, noise: float = 0.5) -> Oracle:
     score = val + rng.normal(0, noise * val.std(), val.shape)
     return Oracle(score=jnp.asarray(score_key(score)), val=jnp.asarray(val, jnp.float32),
                   test=jnp.asarray(test, jnp.float32))
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchTable:
+    """What a tabular search over a registered space looks up, by the space's index.
+
+    Attributes:
+      space: the registered space's name (``zcjax.spaces``).
+      task: its task.
+      coded: the code space (``Space(positions, values)``).
+      code_to_index: int32 (C,): the space's index of each code.
+      val: float64 (size,): the fitness the search sees, by index.
+      test: float64 (size,): the accuracy reported, by index.
+    """
+
+    space: str
+    task: str
+    coded: Space
+    code_to_index: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    def oracle(self, scores_by_index: np.ndarray) -> Oracle:
+        """The :class:`Oracle` (code order) of proxy scores given by index (NaN where unknown)."""
+        c2i = self.code_to_index
+        return Oracle(score=jnp.asarray(score_key(np.asarray(scores_by_index, np.float64)[c2i])),
+                      val=jnp.asarray(self.val[c2i], jnp.float32), test=jnp.asarray(self.test[c2i], jnp.float32))
+
+
+@functools.lru_cache(maxsize=8)
+def search_table(space: str = "nb201", task: str | None = None) -> SearchTable:
+    """The table of a product space whose every architecture has a known accuracy.
+
+    NAS-Bench-201: validation accuracy as fitness, test accuracy reported.
+    Other spaces: their ground truth (``space.ground_truth(task)``) as both,
+    since they publish one accuracy per architecture (NAS-Bench-Macro: the
+    mean test accuracy of 3 trainings).
+
+    Raises:
+      ValueError: the space is not a product space of equal positions, or
+        lacks the accuracy of some architecture (one line).
+    """
+    from zcjax import spaces
+
+    sp = spaces.get(space)
+    task = sp.check_task(task)
+    choices = sp.choices
+    if not choices or len(set(choices)) != 1:
+        raise ValueError(f"a tabular search needs a product space with the same choices at every position; "
+                         f"{sp.name} is not one")
+    coded = Space(len(choices), choices[0])
+    ops = np.asarray(coded.decode(jnp.arange(coded.size, dtype=jnp.int32)))
+    if sp.name == "nb201":
+        c2i = np.asarray(nb201_code_to_index())
+        from zcjax.spaces.nb201 import benchmark
+
+        val = np.asarray(benchmark.accuracies(task, "val"), np.float64)
+        test = np.asarray(benchmark.accuracies(task, "test"), np.float64)
+    else:
+        c2i = np.asarray([sp.index(tuple(int(o) for o in row)) for row in ops], np.int32)
+        truth = sp.ground_truth(task)
+        if len(truth) < sp.size:
+            raise ValueError(f"a tabular search needs the accuracy of every architecture; {sp.name} {task} has "
+                             f"{len(truth)} of {sp.size}")
+        val = np.empty(sp.size, np.float64)
+        for arch, value in truth.items():
+            val[sp.index(arch)] = float(value)
+        test = val
+    for a in (c2i, val, test):
+        a.setflags(write=False)
+    return SearchTable(sp.name, task, coded, c2i, val, test)

@@ -32,6 +32,7 @@ class NB201Space(Space):
 
     name = "nb201"
     tasks = tuple(nb201.DATASETS)
+    choices = (nb201.NUM_OPS,) * nb201.NUM_EDGES
 
     def canonical(self, arch: str | Sequence[int] | np.ndarray) -> Arch:
         return nb201.arch_to_ops(arch)

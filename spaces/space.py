@@ -172,6 +172,12 @@ class Space(abc.ABC):
     #: candidates masked by ``layer_mask``): the engine then compiles one
     #: program for the whole space (``--strategy batched``).
     arch_as_data: bool = False
+    #: For a product space (every combination of per-position values is an
+    #: architecture and the canonical form is those values): the number of
+    #: values at each position, e.g. ``(5,) * 6`` for NAS-Bench-201. None
+    #: otherwise. ``zcjax.search`` runs tabular searches on product spaces
+    #: whose positions all have the same number of values.
+    choices: tuple[int, ...] | None = None
 
     def dataset(self, task: str | None = None) -> str | None:
         """The image dataset of :mod:`zcjax.data` that feeds ``task`` (e.g. ``'cifar10'``), or None.
