@@ -65,7 +65,9 @@ def _one_run(strategy: Strategy, params: Any, oracle: Oracle, seed: jax.Array, b
     size = strategy.space.size
     k_init, k_warm, k_steps = _run_keys(seed)
     state = strategy.init(k_init, params)
-    scored = jnp.zeros((size,), bool)
+    # A barrier keeps XLA from constant-folding sums over this all-False start (seconds per compile for
+    # vmapped runs: "Constant folding an instruction is taking > 1s").
+    scored = jax.lax.optimization_barrier(jnp.zeros((size,), bool))
 
     def warm(carry, r):
         state, scored = carry
