@@ -47,15 +47,7 @@ def select_cells(arch: Sequence[str] = (), archs_file: str | None = None, indice
     for a in arch:
         cells.append(benchmark.index_of(a))
     if archs_file is not None:
-        if not os.path.isfile(archs_file):
-            raise FileNotFoundError(f"no such archs file: {archs_file}")
-        with open(archs_file) as f:
-            for n, line in enumerate(f, 1):
-                if line.strip() and not line.lstrip().startswith("#"):
-                    try:
-                        cells.append(benchmark.index_of(line.strip()))
-                    except ValueError as err:
-                        raise ValueError(f"{archs_file} line {n}: {err}") from None
+        cells.extend(space_scoring.read_archs_file(archs_file, benchmark.index_of))
     if indices is not None:
         cells.extend(benchmark.parse_indices(indices))
     if sample is not None:

@@ -225,6 +225,28 @@ def parse_options(items: Sequence[str]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
 
 
+def read_archs_file(path: str, parse: Any) -> list[Any]:
+    """``parse`` of each line of an archs file (one architecture per line; blank lines and ``#`` comments skipped).
+
+    Raises:
+      FileNotFoundError: no such file.
+      ValueError: a line ``parse`` refuses, as ``'<path> line <n>: <why>'``.
+    """
+    import os
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such archs file: {path}")
+    out = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                try:
+                    out.append(parse(line.strip()))
+                except ValueError as err:
+                    raise ValueError(f"{path} line {n}: {err}") from None
+    return out
+
+
 def select_archs(space: Any, task: str | None = None, arch: Sequence[str] = (), archs_file: str | None = None,
                  indices: str | None = None, sample: int | None = None, seed: int = 0, all_archs: bool = False,
                  trained: bool = False) -> list[tuple[int, ...]]:
@@ -244,22 +266,12 @@ def select_archs(space: Any, task: str | None = None, arch: Sequence[str] = (), 
     Raises:
       ValueError / FileNotFoundError: one line naming the problem.
     """
-    import os
-
     from .spaces.nb201.benchmark import parse_indices
 
     space = _space(space)
     archs: list[tuple[int, ...]] = [space.canonical(a) for a in arch]
     if archs_file is not None:
-        if not os.path.isfile(archs_file):
-            raise FileNotFoundError(f"no such archs file: {archs_file}")
-        with open(archs_file) as f:
-            for n, line in enumerate(f, 1):
-                if line.strip() and not line.lstrip().startswith("#"):
-                    try:
-                        archs.append(space.canonical(line.strip()))
-                    except ValueError as err:
-                        raise ValueError(f"{archs_file} line {n}: {err}") from None
+        archs.extend(read_archs_file(archs_file, space.canonical))
     if (indices is not None or all_archs) and space.size is None:
         raise ValueError(f"space {space.name} cannot be enumerated: use --arch, --archs-file, --sample or --trained")
     if indices is not None:
@@ -346,4 +358,5 @@ def run_space_scoring(archs: Sequence[Any], config: SpaceScoreConfig, output: st
     return rows
 
 
-__all__ += ["ground_truth_or_none", "output_columns", "parse_options", "run_space_scoring", "select_archs"]
+__all__ += ["ground_truth_or_none", "output_columns", "parse_options", "read_archs_file", "run_space_scoring",
+            "select_archs"]
