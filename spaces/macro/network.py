@@ -37,26 +37,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..torch_init import BN_EPS, BN_MOMENTUM, torch_bias, torch_kernel
+
 STAGES: tuple[int, ...] = (2, 3, 3)
 STEM_CHANNELS = 32
 HEAD_CHANNELS = 1280
-BN_EPS = 1e-5
-BN_MOMENTUM = 0.9  # PyTorch's momentum 0.1: running = 0.9 * running + 0.1 * batch
 
 # (kernel, expansion) of the two inverted-residual choices; choice 0 is the identity.
 BLOCKS: dict[int, tuple[int, int]] = {1: (3, 3), 2: (5, 6)}
 
-# PyTorch's default init of conv and linear weights: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)).
-_torch_kernel = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
-
-
-def _torch_bias(fan_in: int):
-    bound = 1.0 / fan_in**0.5
-
-    def init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
-        return jax.random.uniform(key, shape, dtype, -bound, bound)
-
-    return init
+# PyTorch's default init of conv and linear weights (spaces.torch_init).
+_torch_kernel, _torch_bias = torch_kernel, torch_bias
 
 
 def _conv(features: int, kernel: int, stride: int = 1, groups: int = 1, name: str | None = None) -> nn.Conv:
