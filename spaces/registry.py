@@ -100,6 +100,7 @@ def _register_builtins() -> None:
     register("nb201", "zcjax.spaces.nb201_space:NB201Space", aliases=("nas_bench_201", "nasbench201"))
     register("nas_bench_macro", "zcjax.spaces.macro:MacroSpace", aliases=("macro", "nb_macro"))
     register("nb101", "zcjax.spaces.nb101:NB101Space", aliases=("nas_bench_101", "nasbench101"))
+    register("nb301", "zcjax.spaces.nb301:NB301Space", aliases=("nas_bench_301", "nasbench301", "darts"))
 
 
 _register_builtins()
