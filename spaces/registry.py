@@ -101,6 +101,8 @@ def _register_builtins() -> None:
     register("nas_bench_macro", "zcjax.spaces.macro:MacroSpace", aliases=("macro", "nb_macro"))
     register("nb101", "zcjax.spaces.nb101:NB101Space", aliases=("nas_bench_101", "nasbench101"))
     register("nb301", "zcjax.spaces.nb301:NB301Space", aliases=("nas_bench_301", "nasbench301", "darts"))
+    register("tnb101_micro", "zcjax.spaces.tnb101:MicroSpace", aliases=("transnas_micro", "transbench101_micro"))
+    register("tnb101_macro", "zcjax.spaces.tnb101:MacroSpace", aliases=("transnas_macro", "transbench101_macro"))
 
 
 _register_builtins()
