@@ -219,7 +219,6 @@ def search_table(space: str = "nb201", task: str | None = None) -> SearchTable:
         raise ValueError(f"a tabular search needs a product space with the same choices at every position; "
                          f"{sp.name} is not one")
     coded = Space(len(choices), choices[0])
-    ops = np.asarray(coded.decode(jnp.arange(coded.size, dtype=jnp.int32)))
     if sp.name == "nb201":
         c2i = np.asarray(nb201_code_to_index())
         from zcjax.spaces.nb201 import benchmark
@@ -227,6 +226,7 @@ def search_table(space: str = "nb201", task: str | None = None) -> SearchTable:
         val = np.asarray(benchmark.accuracies(task, "val"), np.float64)
         test = np.asarray(benchmark.accuracies(task, "test"), np.float64)
     else:
+        ops = np.asarray(coded.decode(jnp.arange(coded.size, dtype=jnp.int32)))
         c2i = np.asarray([sp.index(tuple(int(o) for o in row)) for row in ops], np.int32)
         truth = sp.ground_truth(task)
         if len(truth) < sp.size:

@@ -176,12 +176,6 @@ def load_scores(path: str | os.PathLike, dataset: str | None = None,
     return _load(path, dataset, split)[1:4]
 
 
-def file_space(path: str | os.PathLike) -> str:
-    """The search space a scores file was made for: its recorded ``space``, else ``'nb201'``."""
-    settings = read_settings(os.fspath(path))
-    return (settings or {}).get("space") or "nb201"
-
-
 def _load(path: str | os.PathLike, dataset: str | None, split: str | None,
           space: str | None = None) -> tuple[str, np.ndarray, dict[str, np.ndarray], np.ndarray, Any]:
     """:func:`load_scores`, with the dataset it resolved to first and each cell's neighbours last.
@@ -192,14 +186,15 @@ def _load(path: str | os.PathLike, dataset: str | None, split: str | None,
     from zcjax import spaces
 
     path = os.fspath(path)
-    recorded = file_space(path) if os.path.exists(path) else None
+    settings = read_settings(path) if os.path.exists(path) else None
+    recorded = (settings.get("space") or "nb201") if settings else None
     if space is not None:
         space = spaces.get(space).name
-        if recorded is not None and recorded != space and read_settings(path):
+        if recorded is not None and recorded != space:
             raise ValueError(f"{path} holds {recorded} scores, not {space}: drop --space (it is read from the file)")
     space = space or recorded or "nb201"
     if space != "nb201":
-        return _load_space(path, spaces.get(space), dataset, split)
+        return _load_space(path, spaces.get(space), dataset, split, settings or {})
     split = "val" if split is None else split
     if dataset is not None:
         benchmark.dataset_info(dataset)  # validates dataset and split first
@@ -260,8 +255,8 @@ def _proxy_columns(path: str, rows: Sequence[Mapping[str, Any]], columns: Sequen
     return scores
 
 
-def _load_space(path: str, space: Any, dataset: str | None,
-                split: str | None) -> tuple[str, np.ndarray, dict[str, np.ndarray], np.ndarray, list[list[int]]]:
+def _load_space(path: str, space: Any, dataset: str | None, split: str | None,
+                settings: Mapping[str, Any]) -> tuple[str, np.ndarray, dict[str, np.ndarray], np.ndarray, list[list[int]]]:
     """:func:`_load` for a space other than NAS-Bench-201: the truth is ``space.ground_truth(task)`` by ``arch``.
 
     Rows whose architecture the benchmark did not train are left out, with a
@@ -271,7 +266,6 @@ def _load_space(path: str, space: Any, dataset: str | None,
 
     if split is not None:
         raise ValueError(f"space {space.name} has one ground truth per task: drop --split")
-    settings = read_settings(path) or {}
     recorded = settings.get("dataset")
     task = space.check_task(dataset if dataset is not None else recorded)
     if recorded is not None and task != space.check_task(recorded):

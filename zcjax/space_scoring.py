@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import jax
@@ -74,8 +74,7 @@ class SpaceScoreConfig:
                              f"expected one of {', '.join(SPACE_STRATEGIES)}")
         if self.strategy == "batched" and not space.arch_as_data:
             raise ValueError(f"space {space.name} has no arch-as-data network: use --strategy per-cell")
-        options = dict(self.options) if isinstance(self.options, Mapping) else dict(self.options)
-        object.__setattr__(self, "options", tuple(sorted(options.items())))
+        object.__setattr__(self, "options", tuple(sorted(dict(self.options).items())))
 
     @property
     def needs_data(self) -> bool:
@@ -136,6 +135,7 @@ class SpaceScorer:
             raise ValueError("the selected proxies need a minibatch (x, y)")
         self._x, self._y = x, y
         self._batch: dict[tuple[int, ...], tuple[jax.Array, jax.Array]] = {}
+        self._strategy = config.resolved_strategy()
 
     def network(self, arch: Any, arch_as_data: bool = False) -> Any:
         """The :class:`~zcjax.spaces.SpaceNetwork` this scorer builds for ``arch``."""
@@ -146,7 +146,7 @@ class SpaceScorer:
 
     def strategy_for(self, archs: Iterable[Any] = ()) -> str:
         """The strategy this run uses (``auto`` resolved)."""
-        return self.config.resolved_strategy()
+        return self._strategy
 
     def _minibatch(self, input_shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array] | None:
         if not self.config.needs_data:

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..torch_init import BN_EPS, BN_MOMENTUM, torch_bias, torch_kernel
+from ..torch_init import numpy_init as _numpy_init
 
 STAGES: tuple[int, ...] = (2, 3, 3)
 STEM_CHANNELS = 32
@@ -167,47 +168,13 @@ class MacroNetwork(nn.Module):
 
 
 def numpy_init(shapes: Any, rng: np.random.Generator) -> dict[str, Any]:
-    """Initial variables drawn with NumPy, distributed as the module's own init (PyTorch's defaults).
+    """Initial variables drawn with NumPy by the module's own laws (PyTorch's defaults), without tracing it.
 
-    ``module.init`` traces the whole network (seconds per architecture on a
-    CPU); this fills ``jax.eval_shape(module.init, ...)``'s tree directly: each
-    ``kernel`` uniform in ``+-1/sqrt(fan_in)`` (fan_in = the product of all
-    axes but the last: ``k*k*c_in/groups`` for a convolution), the classifier's
-    bias likewise, BatchNorm scale 1 and bias 0, running mean 0 and variance 1.
-    The draws differ from ``module.init``'s (another generator), not their law.
-
-    Args:
-      shapes: the variables' structs (``SpaceNetwork.shapes()``).
-      rng: the generator.
-
-    Returns:
-      ``{'params': ..., 'batch_stats': ...}`` of float32 NumPy arrays.
+    :func:`zcjax.spaces.torch_init.numpy_init` with every kernel and bias
+    uniform in ``+-1/sqrt(fan_in)``; BatchNorm scale 1, shift 0, running mean
+    0 and variance 1.
     """
-    def fill(tree: Any, collection: str) -> Any:
-        out = {}
-        for name, leaf in tree.items():
-            if isinstance(leaf, Mapping):
-                out[name] = fill(leaf, collection)
-                continue
-            shape = tuple(leaf.shape)
-            if collection == "batch_stats":
-                value = np.zeros(shape) if name == "mean" else np.ones(shape)
-            elif name == "kernel":
-                bound = 1.0 / float(np.prod(shape[:-1])) ** 0.5
-                value = rng.uniform(-bound, bound, shape)
-            elif name == "scale":
-                value = np.ones(shape)
-            elif name == "bias" and "scale" in tree:  # BatchNorm's shift
-                value = np.zeros(shape)
-            elif name == "bias":
-                bound = 1.0 / float(np.prod(tree["kernel"].shape[:-1])) ** 0.5
-                value = rng.uniform(-bound, bound, shape)
-            else:
-                raise ValueError(f"no NumPy init for leaf {name!r} of collection {collection!r}")
-            out[name] = value.astype(np.float32)
-        return out
-
-    return {collection: fill(tree, collection) for collection, tree in shapes.items()}
+    return _numpy_init(shapes, rng)
 
 
 class MixedMacroNetwork(nn.Module):

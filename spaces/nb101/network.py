@@ -34,36 +34,27 @@ kernels and the dense bias).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ..torch_init import BN_EPS, kaiming_fan_out, torch_bias, torch_kernel
+from ..torch_init import numpy_init as _numpy_init
 from .arch import SHORT_OPS, vertex_channels
 
 STEM_CHANNELS = 128
 NUM_STACKS = 3
 CELLS_PER_STACK = 3
-BN_EPS = 1e-5
-BN_MOMENTUM = 0.997
+BN_MOMENTUM = 0.997  # NAS-Bench-101's TensorFlow BatchNorm decay
 INITS = ("naslib", "torch")
 
 # NASLib's network (nasbench_pytorch): conv N(0, 2 / (k*k*out)) = He normal over fan_out; dense N(0, 0.01^2).
-_naslib_conv = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+_naslib_conv = kaiming_fan_out
 _naslib_dense = nn.initializers.normal(0.01)
-# PyTorch's default: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)).
-_torch_kernel = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
-
-
-def _torch_bias(fan_in: int):
-    bound = 1.0 / fan_in**0.5
-
-    def init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
-        return jax.random.uniform(key, shape, dtype, -bound, bound)
-
-    return init
+# PyTorch's default: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)) (spaces.torch_init).
+_torch_kernel, _torch_bias = torch_kernel, torch_bias
 
 
 def _check_init(weight_init: str) -> str:
@@ -204,55 +195,19 @@ def build(spec: Any, num_classes: int = 10, **options: Any) -> NB101Network:
 
 
 def numpy_init(shapes: Any, rng: Any, weight_init: str = "naslib") -> dict[str, Any]:
-    """Initial variables drawn with NumPy, distributed as the module's own init.
+    """Initial variables drawn with NumPy by the laws of ``weight_init``, without tracing the network.
 
-    ``module.init`` of a full-size network runs every layer eagerly (a minute
-    on a 2-core CPU); this fills ``SpaceNetwork.shapes()``'s tree directly,
-    with the laws of ``weight_init``: 'naslib', convolution kernels normal
-    with std ``sqrt(2 / (k*k*out))``, the dense kernel normal with std 0.01,
-    its bias 0; 'torch', kernels (and the dense bias) uniform in
-    ``+-1/sqrt(fan_in)``. BatchNorm scale 1, bias 0, running mean 0 and
-    variance 1. The draws differ from ``module.init``'s, not their law.
+    :func:`zcjax.spaces.torch_init.numpy_init` with 'naslib': convolution
+    kernels normal with std ``sqrt(2 / (k*k*out))``, the dense kernel normal
+    with std 0.01, its bias 0; 'torch': kernels (and the dense bias) uniform
+    in ``+-1/sqrt(fan_in)``. BatchNorm scale 1, bias 0, running mean 0 and
+    variance 1.
 
     Args:
       shapes: the variables' structs (``SpaceNetwork.shapes()``).
       rng: a ``np.random.Generator``.
       weight_init: 'naslib' or 'torch'.
-
-    Returns:
-      ``{'params': ..., 'batch_stats': ...}`` of float32 NumPy arrays.
     """
-    import numpy as np
-
-    weight_init = _check_init(weight_init)
-
-    def fill(tree: Any, collection: str) -> Any:
-        out = {}
-        for name, leaf in tree.items():
-            if not hasattr(leaf, "shape"):
-                out[name] = fill(leaf, collection)
-                continue
-            shape = tuple(leaf.shape)
-            dense = len(shape) == 2 or (name == "bias" and "scale" not in tree)
-            if collection == "batch_stats":
-                value = np.zeros(shape) if name == "mean" else np.ones(shape)
-            elif name == "scale":
-                value = np.ones(shape)
-            elif name == "bias" and "scale" in tree:   # BatchNorm's shift
-                value = np.zeros(shape)
-            elif name not in ("kernel", "bias"):
-                raise ValueError(f"no NumPy init for leaf {name!r} of collection {collection!r}")
-            elif weight_init == "naslib":
-                if name == "bias":
-                    value = np.zeros(shape)
-                elif dense:
-                    value = rng.normal(0.0, 0.01, shape)
-                else:
-                    value = rng.normal(0.0, (2.0 / float(np.prod(shape[:2]) * shape[-1])) ** 0.5, shape)
-            else:
-                fan_in = float(np.prod(tree["kernel"].shape[:-1]))
-                value = rng.uniform(-fan_in**-0.5, fan_in**-0.5, shape)
-            out[name] = value.astype(np.float32)
-        return out
-
-    return {collection: fill(tree, collection) for collection, tree in shapes.items()}
+    if _check_init(weight_init) == "naslib":
+        return _numpy_init(shapes, rng, conv="kaiming_fan_out", dense="normal_0.01")
+    return _numpy_init(shapes, rng)

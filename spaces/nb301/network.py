@@ -34,36 +34,22 @@ Layout is NHWC; paddings are PyTorch's (symmetric). Convolutions have no
 bias; the classifier has one. Weights start as PyTorch's defaults (uniform
 in ``+-1/sqrt(fan_in)``, BatchNorm scale 1 and bias 0). ``SpaceNetwork.init``
 runs Flax's init op by op (a minute the first time in a process on a small
-CPU); :func:`numpy_init` (NAS-Bench-Macro's, re-exported: the same laws
+CPU); :func:`numpy_init` (``zcjax.spaces.torch_init``'s, re-exported: the same laws
 drawn with NumPy) fills ``SpaceNetwork.shapes()`` in about a second.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ..macro.network import numpy_init
+from ..torch_init import BN_EPS, BN_MOMENTUM, numpy_init, torch_bias, torch_kernel
 from .arch import CELL_LENGTH, NUM_NODES, OPS, reduction_layers
 
 __all__ = ["Cell", "DilConv", "FactorizedReduce", "NB301Network", "Pool", "ReLUConvBN", "SepConv", "numpy_init"]
 
-BN_EPS = 1e-5
-BN_MOMENTUM = 0.9  # PyTorch's momentum 0.1
-
-_torch_kernel = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
-
-
-def _torch_bias(fan_in: int):
-    bound = 1.0 / fan_in**0.5
-
-    def init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
-        return jax.random.uniform(key, shape, dtype, -bound, bound)
-
-    return init
+_torch_kernel, _torch_bias = torch_kernel, torch_bias  # PyTorch's defaults (spaces.torch_init)
 
 
 def _conv(features: int, kernel: int, stride: int = 1, dilation: int = 1, groups: int = 1,

@@ -41,7 +41,6 @@ uniform for the linear head). The benchmark's trained weights are not used.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import flax.linen as nn
@@ -49,23 +48,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-BN_EPS = 1e-5
-BN_MOMENTUM = 0.9  # PyTorch's momentum 0.1
+from ..torch_init import BN_EPS, BN_MOMENTUM, kaiming_fan_out, torch_bias, torch_kernel
+from ..torch_init import numpy_init as _numpy_init
+
 JIGSAW_TILES = 9
 
-# MacroNet's _kaiming_init: kaiming_normal_(mode='fan_out', nonlinearity='relu'): N(0, 2 / (k*k*c_out)).
-_kaiming_fan_out = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
-# PyTorch's default nn.Linear init: U(+-1/sqrt(fan_in)) for weight and bias.
-_torch_linear = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
-
-
-def _torch_bias(fan_in: int):
-    bound = 1.0 / fan_in**0.5
-
-    def init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
-        return jax.random.uniform(key, shape, dtype, -bound, bound)
-
-    return init
+# MacroNet's _kaiming_init: kaiming_normal_(mode='fan_out', nonlinearity='relu'); the head: PyTorch's default
+# nn.Linear init, U(+-1/sqrt(fan_in)) for weight and bias (spaces.torch_init).
+_kaiming_fan_out, _torch_linear, _torch_bias = kaiming_fan_out, torch_kernel, torch_bias
 
 
 def _conv(features: int, kernel: int, stride: int = 1, name: str | None = None) -> nn.Conv:
@@ -334,46 +324,10 @@ def mse_loss(outputs: jax.Array, targets: jax.Array) -> jax.Array:
 
 
 def numpy_init(shapes: Any, rng: np.random.Generator) -> dict[str, Any]:
-    """Initial variables drawn with NumPy, distributed as the module's own init (the benchmark's laws).
+    """Initial variables drawn with NumPy by the benchmark's laws, without tracing the network.
 
-    ``module.init`` runs the network eagerly (a minute for a tiny network on
-    a loaded 2-core CPU); this fills ``jax.eval_shape(module.init, ...)``'s
-    tree directly: each convolution ``kernel`` (4-d) normal with variance
-    ``2 / (k * k * c_out)`` (Kaiming, fan-out), the head's kernel and bias
-    uniform in ``+-1/sqrt(fan_in)``, BatchNorm scale 1 and bias 0, running
-    mean 0 and variance 1. The draws differ from ``module.init``'s, not their law.
-
-    Args:
-      shapes: the variables' structs (``SpaceNetwork.shapes()``).
-      rng: the generator.
-
-    Returns:
-      ``{'params': ..., 'batch_stats': ...}`` of float32 NumPy arrays.
+    :func:`zcjax.spaces.torch_init.numpy_init` with convolution kernels
+    normal with variance ``2 / (k * k * c_out)`` (Kaiming, fan-out) and the
+    head's kernel and bias uniform in ``+-1/sqrt(fan_in)``.
     """
-    def fill(tree: Any, collection: str) -> Any:
-        out = {}
-        for name, leaf in tree.items():
-            if isinstance(leaf, Mapping):
-                out[name] = fill(leaf, collection)
-                continue
-            shape = tuple(leaf.shape)
-            if collection == "batch_stats":
-                value = np.zeros(shape) if name == "mean" else np.ones(shape)
-            elif name == "kernel" and len(shape) == 4:
-                value = rng.normal(0.0, (2.0 / (shape[0] * shape[1] * shape[3])) ** 0.5, shape)
-            elif name == "kernel":
-                bound = 1.0 / shape[0] ** 0.5
-                value = rng.uniform(-bound, bound, shape)
-            elif name == "scale":
-                value = np.ones(shape)
-            elif name == "bias" and "scale" in tree:  # BatchNorm's shift
-                value = np.zeros(shape)
-            elif name == "bias":
-                bound = 1.0 / tree["kernel"].shape[0] ** 0.5
-                value = rng.uniform(-bound, bound, shape)
-            else:
-                raise ValueError(f"no NumPy init for leaf {name!r} of collection {collection!r}")
-            out[name] = value.astype(np.float32)
-        return out
-
-    return {collection: fill(tree, collection) for collection, tree in shapes.items()}
+    return _numpy_init(shapes, rng, conv="kaiming_fan_out")
