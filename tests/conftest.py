@@ -25,3 +25,16 @@ def golden():
 def golden_batch():
     batch = np.load(os.path.join(GOLDEN_DIR, "batch.npz"))
     return batch["x"], batch["y"]
+
+
+def full_or_sample(items, n: int, seed: int = 0) -> list:
+    """All of ``items`` when ZCJAX_FULL_CHECKS=1 (the one-off full checks), else a seeded ``n`` of them.
+
+    The slow benchmark-agreement checks (every network's params against the
+    benchmark's) were each run once over every row; CI runs a seeded sample so
+    that `.ci/run` stays well inside its time limit.
+    """
+    items = list(items)
+    if os.environ.get("ZCJAX_FULL_CHECKS") or n >= len(items):
+        return items
+    return [items[i] for i in sorted(np.random.default_rng(seed).choice(len(items), n, replace=False))]

@@ -207,25 +207,37 @@ def test_jacob_cov_matches_numpy_and_nan_for_constant_row():
         assert math.isnan(float(jacob_cov_score(jnp.asarray(jac))))
 
 
-def test_population_equals_loop_and_degenerate_cell_is_nan_with_warning():
+def _population_rows(strategies, names, archs):
     x, y = get_minibatch("cifar10", 8)
-    cells = [(nb201.index_of(a), a) for a in (ALL_NONE, nb201.arch_at(0), nb201.arch_at(77), nb201.arch_at(9000))]
-    names = "snip,jacob_cov,synflow,params,synflow_ssnr"
+    cells = [(nb201.index_of(a), a) for a in archs]
     rows = {}
-    for strategy, chunk in (("per-cell", None), ("eager", None), ("batched", 1), ("batched", 4)):
+    for strategy, chunk in strategies:
         config = zcjax.ScoreConfig(proxies=names, strategy=strategy, chunk_size=chunk, **SMALL)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             rows[strategy, chunk] = zcjax.score_cells(cells, config, x, y)
         assert any(issubclass(w.category, zcjax.NumericalWarning) and "jacob_cov" in str(w.message) for w in caught)
-    loop = rows["per-cell", None]
+    loop = rows[strategies[0]]
     assert math.isnan(loop[0]["jacob_cov"]) and loop[0]["snip"] == 0
     assert all(math.isfinite(r["jacob_cov"]) for r in loop[1:])
-    for other in (rows["eager", None], rows["batched", 1], rows["batched", 4]):
-        for a, b in zip(loop, other):
-            assert a["index"] == b["index"]
-            for n in ("snip", "jacob_cov", "synflow", "params", "synflow_ssnr"):
-                np.testing.assert_allclose(b[n], a[n], rtol=2e-4, err_msg=f"{n} {a['arch']}")
+    for key in strategies[1:]:
+        assert [r["index"] for r in rows[key]] == [r["index"] for r in loop]
+        for a, b in zip(loop, rows[key]):
+            for n in names.split(","):
+                np.testing.assert_allclose(b[n], a[n], rtol=2e-4, err_msg=f"{key} {n} {a['arch']}")
+
+
+def test_population_equals_loop_and_degenerate_cell_is_nan_with_warning():
+    # One vmapped chunk of two cells, and a padded chunk of one, against a loop of per-cell programs.
+    _population_rows((("per-cell", None), ("batched", 2)), "snip,jacob_cov,synflow,params",
+                     (ALL_NONE, nb201.arch_at(77), nb201.arch_at(9000)))
+
+
+@pytest.mark.slow  # four strategies and a float64 SSNR: ~3.5 minutes on the shared 2-core machine
+def test_every_strategy_and_chunk_size_scores_a_population_as_a_loop():
+    _population_rows((("per-cell", None), ("eager", None), ("batched", 1), ("batched", 4)),
+                     "snip,jacob_cov,synflow,params,synflow_ssnr",
+                     (ALL_NONE, nb201.arch_at(0), nb201.arch_at(77), nb201.arch_at(9000)))
 
 
 def test_cells_sharing_a_conv_pattern_share_a_program_and_score_as_their_static_network(batch):

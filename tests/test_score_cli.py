@@ -3,7 +3,6 @@
 import csv
 import gzip
 import json
-import math
 import os
 import re
 import subprocess
@@ -19,7 +18,9 @@ from zcjax.score import main
 from zcjax.spaces import nb201
 
 ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
-FREE = ["--proxies", "params,flops,l2_norm,synflow", "--no-progress", "--strategy", "per-cell"]
+# Small networks: the CLI's plumbing is the point here, parity is tested in test_parity.
+TINY = ["--option", "channels=4", "--option", "cells_per_stage=1"]
+FREE = ["--proxies", "params,flops,l2_norm,synflow", "--no-progress", *TINY, "--strategy", "per-cell"]
 
 
 def read_jsonl(path):

@@ -12,6 +12,7 @@ import pytest
 
 import zcjax
 import zcjax.spaces as spaces
+from conftest import full_or_sample
 from zcjax.spaces import nb101
 from zcjax.spaces.nb101 import arch as A
 from zcjax.spaces.space import SpaceNetwork
@@ -276,13 +277,13 @@ def test_params_and_flops_equal_naslibs(space, i):
                          "flops": nb101.naslib_flops(row["naslib_key"], keep_order=True)["macs"]}
 
 
-@pytest.mark.slow  # about 45 s per chunk of 125 rows on the shared 2-core machine
-@pytest.mark.parametrize("chunk", range(4))
-def test_params_and_flops_equal_naslibs_on_all_500_rows(space, chunk):
+@pytest.mark.slow  # about 45 s per 125 rows on the shared 2-core machine
+def test_params_and_flops_equal_naslibs_on_many_rows(space):
+    # All 500 rows were checked once (ZCJAX_FULL_CHECKS=1 runs that); CI checks a seeded 100.
     # measured: in the key's vertex order all 500 rows agree exactly (params and flops); in the canonical
     # (benchmark) order 28 rows differ, where the key's order differs and the output's channels split unevenly
     counted: dict = {}
-    for row in nb101.rows()[chunk * 125:(chunk + 1) * 125]:
+    for row in full_or_sample(nb101.rows(), 100):
         for keep in (True, False):
             spec = A.pruned_spec(row["naslib_key"]) if keep else A.cell_spec(row["naslib_key"])
             if spec not in counted:

@@ -10,6 +10,7 @@ import jax
 import numpy as np
 import pytest
 
+from conftest import full_or_sample
 import zcjax.spaces as spaces
 from zcjax.spaces import nb301
 from zcjax.spaces.nb301 import benchmark
@@ -213,9 +214,11 @@ def test_full_network_params_and_flops_equal_naslibs(space):
     assert _sizes_match_naslib(space, arch), space.format(arch)
 
 
-@pytest.mark.slow  # the 725 networks traced one by one: about an hour on the shared 2-core machine
-def test_full_network_params_and_flops_equal_naslibs_on_all_725(space):
-    bad = [space.format(a) for a in benchmark.archs() if not _sizes_match_naslib(space, a)]
+@pytest.mark.slow  # ~5 s a network on the shared 2-core machine
+def test_full_network_params_and_flops_equal_naslibs_on_many(space):
+    # All 725 were checked once (about an hour, 0 mismatches; ZCJAX_FULL_CHECKS=1 runs that); CI checks a seeded 20.
+    archs = full_or_sample(benchmark.archs(), 20)
+    bad = [space.format(a) for a in archs if not _sizes_match_naslib(space, a)]
     assert not bad, bad[:3]
 
 

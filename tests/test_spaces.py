@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 from importlib import resources
 
 import jax
@@ -12,6 +11,7 @@ import pytest
 
 import zcjax
 import zcjax.spaces as spaces
+from conftest import full_or_sample
 from zcjax.spaces import nb201
 from zcjax.spaces import macro
 from zcjax.spaces.space import Space, SpaceNetwork, as_rng
@@ -222,10 +222,8 @@ def test_macro_params_and_flops_on_a_seeded_sample():
 @pytest.mark.slow
 def test_macro_params_and_flops_on_many_distinct_networks():
     # 0.35 s per network on the shared 2-core machine. All 3,969 distinct networks were checked once
-    # (1,370 s, 0 mismatches; ZCJAX_MACRO_ALL=1 runs that); CI checks a seeded 300 of them.
-    distinct = sorted({macro.canonical_arch(a) for a in spaces.get("macro").enumerate()})
-    if not os.environ.get("ZCJAX_MACRO_ALL"):
-        distinct = [distinct[i] for i in np.random.default_rng(0).choice(len(distinct), 300, replace=False)]
+    # (1,370 s, 0 mismatches; ZCJAX_FULL_CHECKS=1 runs that); CI checks a seeded 100 of them.
+    distinct = full_or_sample(sorted({macro.canonical_arch(a) for a in spaces.get("macro").enumerate()}), 100)
     for arch in distinct:
         row = macro.record(arch)
         assert _macro_sizes(arch) == {"params": row["params"], "flops": row["flops"]}, macro.format_arch(arch)

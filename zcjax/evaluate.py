@@ -43,7 +43,7 @@ import numpy as np
 # are re-exported here, so `from zcjax.evaluate import spearman` keeps working.
 from .bootstrap import _ResampledStats, bootstrap_ci
 from .neighbourhood import neighbour_indices, neighbourhood_stats
-from .report import CSV_COLUMNS, _num, to_markdown, write_csv
+from .report import CSV_COLUMNS, _num, to_markdown, write_csv  # noqa: F401 (CSV_COLUMNS re-exported)
 from .results import read_rows, read_settings
 from .spaces.nb201 import benchmark
 from .spaces.nb201.arch import NUM_ARCHS

@@ -28,7 +28,7 @@ from .data import get_minibatch, load_batch_file
 from .engine import STRATEGIES, ScoreConfig, Scorer
 from .results import RowWriter
 from .spaces.nb201 import benchmark
-from .spaces.nb201.arch import NUM_ARCHS, arch_to_ops
+from .spaces.nb201.arch import NUM_ARCHS
 from .spaces.nb201.network import BIAS_INITS, WEIGHT_INITS
 
 

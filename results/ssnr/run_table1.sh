@@ -1,0 +1,19 @@
+#!/bin/sh
+# Score files for the SSNR Table 1 (results/ssnr/table1.py). Each run is resumable: rerun this
+# script after an interruption and it scores only the cells its file lacks. NB201 rows read the
+# full-space files under results/nb201/ (results/nb201/README.md says how they were made).
+# On the 2-core CPU a full-size NB301 cell takes ~15 s and a TransNAS-Bench-101 cell ~1 min
+# (float64 synflow compiles per cell); a GPU or more cores shorten that (zcjax.score --help).
+set -eu
+cd "$(dirname "$0")/../.."
+PROXIES=synflow,synflow_ssnr,synflow_ssnr_layerwise
+run() {  # run SPACE TASK FILE
+    [ -e "$3.gz" ] && return 0
+    mkdir -p "$(dirname "$3")"
+    python -m zcjax.score --space "$1" --task "$2" --trained --proxies "$PROXIES" --output "$3" --resume
+}
+run nb301 cifar10 results/nb301/cifar10_trained_ssnr.jsonl
+for task in jigsaw class_object class_scene; do
+    run tnb101_micro "$task" "results/tnb101_micro/${task}_trained_ssnr.jsonl"
+done
+python results/ssnr/table1.py
