@@ -7,10 +7,11 @@
 set -eu
 cd "$(dirname "$0")/../.."
 PROXIES=synflow,synflow_ssnr,synflow_ssnr_layerwise
-run() {  # run SPACE TASK FILE
+run() {  # run SPACE TASK FILE: a finished file is compressed beside it (FILE.gz, the one committed)
     [ -e "$3.gz" ] && return 0
     mkdir -p "$(dirname "$3")"
     python -m zcjax.score --space "$1" --task "$2" --trained --proxies "$PROXIES" --output "$3" --resume
+    gzip -k "$3"
 }
 run nb301 cifar10 results/nb301/cifar10_trained_ssnr.jsonl
 for task in jigsaw class_object class_scene; do
