@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import chex
 import jax
 import numpy as np

@@ -158,6 +158,11 @@ def fingerprint(*arrays: np.ndarray | None) -> str:
     return h.hexdigest()[:16]
 
 
+def minibatch_record(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """The settings entry of a scoring minibatch: its size and the fingerprint of ``(x float32, y int64)``."""
+    return {"size": int(len(x)), "fingerprint": fingerprint(np.asarray(x, np.float32), np.asarray(y, np.int64))}
+
+
 def file_fingerprint(path: str | os.PathLike) -> str:
     """A short content hash of a file (e.g. imported weights)."""
     h = hashlib.sha256()

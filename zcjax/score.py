@@ -87,8 +87,7 @@ def run_settings(config: ScoreConfig, x: np.ndarray | None = None, y: np.ndarray
         init = {"seed": config.init_seed, "weight_init": config.weight_init, "bias_init": config.bias_init}
     minibatch = None
     if config.needs_data and x is not None:
-        minibatch = {"size": int(len(x)), "fingerprint": provenance.fingerprint(
-            np.asarray(x, np.float32), np.asarray(y, np.int64))}
+        minibatch = provenance.minibatch_record(x, y)
     return {"space": "nb201", "dataset": config.dataset, "proxies": list(config.proxies), "init": init,
             "network": {"channels": config.channels, "cells_per_stage": config.cells_per_stage},
             "precision": PRECISION, "minibatch": minibatch, "zcjax": __version__}

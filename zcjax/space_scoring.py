@@ -193,8 +193,7 @@ def space_settings(config: SpaceScoreConfig, x: np.ndarray | None = None, y: np.
 
     minibatch = None
     if config.needs_data and x is not None:
-        minibatch = {"size": int(len(x)), "fingerprint": provenance.fingerprint(
-            np.asarray(x, np.float32), np.asarray(y, np.int64))}
+        minibatch = provenance.minibatch_record(x, y)
     return {"space": config.space, "dataset": config.task, "proxies": list(config.proxies),
             "init": {"seed": config.init_seed, "scheme": "space default"},
             "network": json.loads(json.dumps(dict(config.options))),

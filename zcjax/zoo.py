@@ -37,17 +37,21 @@ RESNET_PARAMS_M = {20: 0.27, 32: 0.46, 44: 0.66, 56: 0.85, 110: 1.7, 1202: 19.4}
 _KAIMING = nn.initializers.variance_scaling(2.0, "fan_in", "normal")
 
 
+def _batchnorm(train: bool) -> nn.BatchNorm:
+    """PyTorch's BatchNorm2d defaults (momentum 0.1 of the new statistics, eps 1e-5)."""
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
+
+
 class _BasicBlock(nn.Module):
     channels: int
     stride: int = 1
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
-        norm = dict(use_running_average=not train, momentum=0.9, epsilon=1e-5)
         y = nn.Conv(self.channels, (3, 3), self.stride, padding=1, use_bias=False, kernel_init=_KAIMING)(x)
-        y = nn.relu(nn.BatchNorm(**norm)(y))
+        y = nn.relu(_batchnorm(train)(y))
         y = nn.Conv(self.channels, (3, 3), padding=1, use_bias=False, kernel_init=_KAIMING)(y)
-        y = nn.BatchNorm(**norm)(y)
+        y = _batchnorm(train)(y)
         shortcut = x
         if self.stride != 1 or x.shape[-1] != self.channels:  # option A: subsample, pad with zero channels
             shortcut = x[:, ::self.stride, ::self.stride, :]
@@ -78,7 +82,7 @@ class CifarResNet(nn.Module):
             raise ValueError(f"a CIFAR ResNet's depth is 6 n + 2 (20, 32, 44, 56, 110, ...), got {self.depth}")
         blocks = (self.depth - 2) // 6
         y = nn.Conv(self.width, (3, 3), padding=1, use_bias=False, kernel_init=_KAIMING)(x)
-        y = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(y))
+        y = nn.relu(_batchnorm(train)(y))
         for stage in range(3):
             for b in range(blocks):
                 stride = 2 if stage > 0 and b == 0 else 1

@@ -41,8 +41,7 @@ def settings(proxies: list[str], sample: int, seed: int, init_seed: int, x, y) -
     needs_data = any(PROXIES[base_proxy(n)].needs_data for n in proxies)
     minibatch = None
     if needs_data:
-        minibatch = {"size": int(len(x)), "fingerprint": provenance.fingerprint(
-            np.asarray(x, np.float32), np.asarray(y, np.int64))}
+        minibatch = provenance.minibatch_record(x, y)
     return {"space": SPACE, "dataset": "cifar10", "proxies": proxies,
             "sample": {"n": sample, "seed": seed, "method": "Space.sample(seed, n)"},
             "init": {"seed": init_seed, "scheme": "numpy_init (PyTorch default laws), default_rng([seed, index])"},

@@ -43,8 +43,7 @@ def score(args: argparse.Namespace) -> None:
     record = {"models": "zcjax.zoo.CifarResNet (He et al. 2016, option A)", "dataset": "cifar10",
               "proxies": proxies, "init": {"keys": "fold_in(key(seed), depth)", "seeds": args.seeds},
               "conventions": {"batchnorm": "batch statistics", "synflow_batchnorm": "drop"},
-              "minibatch": {"size": int(len(x)), "fingerprint": provenance.fingerprint(
-                  np.asarray(x, np.float32), np.asarray(y, np.int64))}, "zcjax": zcjax.__version__}
+              "minibatch": provenance.minibatch_record(x, y), "zcjax": zcjax.__version__}
     columns = ["index", "depth", "seed", *proxies, "test_error"]
     start = time.time()
     with results.RowWriter(args.output, columns, resume=args.resume, settings=record,
@@ -73,7 +72,9 @@ def table(path: str) -> str:
     def value(r, p):
         return math.nan if r[p] is None else float(r[p])
 
-    mean = {p: np.array([np.mean([value(r, p) for r in rows if r["depth"] == d]) for d in depths]) for p in proxies}
+    by = {(r["depth"], r["seed"]): r for r in rows}
+    mean = {p: np.array([np.mean([value(by[d, s], p) for s in seeds if (d, s) in by]) for d in depths])
+            for p in proxies}
     lines = [f"He et al.'s CIFAR-10 ResNets, {len(seeds)} initialisations each, scored on the shipped "
              f"64-image CIFAR-10 minibatch (`{os.path.basename(path)}`, `python results/wild/resnets.py`).", "",
              "Published test error (%): " + ", ".join(f"ResNet-{d} {RESNET_CIFAR10_TEST_ERROR[d]}" for d in depths)
@@ -84,7 +85,7 @@ def table(path: str) -> str:
     for p in proxies:
         per_seed = []
         for s in seeds:
-            own = np.array([value(next(r for r in rows if r["depth"] == d and r["seed"] == s), p) for d in depths])
+            own = np.array([value(by[d, s], p) for d in depths])
             per_seed.append(stats.kendall(own, acc))
         positive = sum(t > 0 for t in per_seed if math.isfinite(t))
         cells = " | ".join(f"{v:.4g}" for v in mean[p])
