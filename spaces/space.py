@@ -108,7 +108,7 @@ class SpaceNetwork:
         if variables is None:
             from zcjax.registry import resolve
 
-            if set(resolve(proxies)) <= {"params", "flops"}:
+            if set(resolve(proxies, engine="model")) <= {"params", "flops"}:
                 variables = self.shapes()
             else:
                 if key is None:

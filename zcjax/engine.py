@@ -87,7 +87,7 @@ class ScoreConfig:
     cells_per_stage: int = 5
 
     def __post_init__(self):
-        object.__setattr__(self, "proxies", registry.resolve(self.proxies))
+        object.__setattr__(self, "proxies", registry.resolve(self.proxies, engine="nb201"))
         object.__setattr__(self, "dataset", benchmark.dataset_info(self.dataset).name)
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; expected one of {', '.join(STRATEGIES)}")
@@ -186,8 +186,8 @@ class Scorer:
         def stage32(params, cell_ops, x, y):
             return float32_stage(model, f32_names, params, cell_ops, x, y)
 
-        def stage64(params, cell_ops, jacobian):
-            return float64_stage(model, f64_names, params, cell_ops, size, jacobian)
+        def stage64(params, cell_ops, handoff):
+            return float64_stage(model, f64_names, params, cell_ops, size, handoff)
 
         return model, stage32, stage64
 
@@ -206,14 +206,11 @@ class Scorer:
 
     def _run_stages(self, stage32, stage64, params, *extra):
         out32 = stage32(params, *extra, self.x, self.y) if self.f32_names else {}
-        jacobian = out32.pop("jacobian", None) if self.f32_names else None
+        handoff = out32.pop("handoff", {}) if self.f32_names else {}
         out64 = {}
         if self.f64_names:
             with jax.enable_x64(True):
-                if isinstance(stage64, tuple):  # batched: with and without a Jacobian
-                    out64 = stage64[0](params, *extra, jacobian) if jacobian is not None else stage64[1](params, *extra)
-                else:
-                    out64 = stage64(params, *extra, jacobian)
+                out64 = stage64(params, *extra, handoff)
         return jax.device_get({**out32, **out64})
 
     def _finish(self, ops: tuple[int, ...], values: dict[str, Any]) -> dict[str, float]:
@@ -248,12 +245,8 @@ class Scorer:
             def stage32(params, ops, x, y):
                 return over_cells(lambda p, o: float32_stage(model, f32_names, p, o, x, y), params, ops)
 
-            def stage64(params, ops, jacobian):
-                def one(p, o, j):
-                    return float64_stage(model, f64_names, p, o, size, j)
-                if jacobian is None:
-                    return over_cells(lambda p, o: one(p, o, None), params, ops)
-                return over_cells(one, params, ops, jacobian)
+            def stage64(params, ops, handoff):
+                return over_cells(lambda p, o, h: float64_stage(model, f64_names, p, o, size, h), params, ops, handoff)
 
             # shard_map: every device runs the vmapped program on its own cells. (Left
             # to the SPMD partitioner, the vmapped grouped convolutions came out wrong
@@ -266,8 +259,7 @@ class Scorer:
 
             self._batched = (on_devices(lambda k, o: over_cells(init, k, o), (cells, cells)),
                              on_devices(stage32, (cells, cells, shared, shared)),
-                             (on_devices(stage64, (cells, cells, cells)),
-                              on_devices(lambda p, o: stage64(p, o, None), (cells, cells))))
+                             on_devices(stage64, (cells, cells, cells)))
         return self._batched
 
     def _single_cell_programs(self):
@@ -277,7 +269,7 @@ class Scorer:
             self._single = (
                 jax.jit(self._init_fn(model)),
                 jax.jit(lambda p, o, x, y: float32_stage(model, f32_names, p, o, x, y)),
-                jax.jit(lambda p, o, j: float64_stage(model, f64_names, p, o, size, j)))
+                jax.jit(lambda p, o, h: float64_stage(model, f64_names, p, o, size, h)))
         return self._single
 
     def _chunk_size(self) -> int:

@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from . import ensemble
+
 # The statistics live in their own modules; those in __all__ (and CSV_COLUMNS)
 # are re-exported here, so `from zcjax.evaluate import spearman` keeps working.
 from .bootstrap import _ResampledStats, bootstrap_ci
@@ -318,7 +320,9 @@ def select_proxies(available: Iterable[str], proxies: str | Iterable[str] | None
       available: the proxy columns of a file.
       proxies: 'all' (or None), a comma-separated string, or names. 'vote' asks
         for the majority vote of :data:`VOTE_MEMBERS` (which must be available);
-        'all' includes it when they are.
+        'all' stands for every column, plus 'vote' when its members are there.
+        ``rank:a+b+...`` and ``vote:a+b+...`` are zero-shot ensembles of
+        available columns (see :mod:`zcjax.ensemble`).
 
     Returns:
       The selected names, without duplicates, in the order asked ('all': file
@@ -329,23 +333,41 @@ def select_proxies(available: Iterable[str], proxies: str | Iterable[str] | None
     """
     available = list(available)
     members_present = all(m in available for m in VOTE_MEMBERS)
-    if proxies is None or (isinstance(proxies, str) and proxies.strip() == "all"):
-        return available + ([VOTE] if members_present and VOTE not in available else [])
+    if proxies is None:
+        proxies = "all"
     names = [p.strip() for p in proxies.split(",")] if isinstance(proxies, str) else [str(p) for p in proxies]
     names = [n for n in names if n]
     if not names:
         raise ValueError("no proxies selected")
+    selected: list[str] = []
     for name in names:
-        if name == VOTE and name not in available:
+        if name == "all":
+            selected += available + ([VOTE] if members_present and VOTE not in available else [])
+        elif ensemble.is_spec(name) and name not in available:
+            spec = ensemble.parse(name)
+            missing = [c for c in spec.columns if c not in available]
+            if missing:
+                raise ValueError(f"ensemble {name!r} needs {', '.join(missing)}; the file has {', '.join(available)}")
+            selected.append(spec.name)
+        elif name == VOTE and name not in available:
             if not members_present:
                 missing = [m for m in VOTE_MEMBERS if m not in available]
                 raise ValueError(f"proxy 'vote' needs {', '.join(VOTE_MEMBERS)}; the file lacks {', '.join(missing)}")
+            selected.append(name)
         elif name not in available:
             raise ValueError(f"unknown proxy {name!r}; the file has {', '.join(available)}")
-    return list(dict.fromkeys(names))
+        else:
+            selected.append(name)
+    return list(dict.fromkeys(selected))
 
 
 # --------------------------------------------------------------------------- evaluation
+
+
+def _signed(scores: Mapping[str, np.ndarray], member: str) -> np.ndarray:
+    """A member's scores, negated for a '-name' member."""
+    values = scores[member.lstrip("-")]
+    return -values if member.startswith("-") else values
 
 
 def _proxy_row(name: str, indices: np.ndarray, score: np.ndarray, acc: np.ndarray, n_bootstrap: int, seed: int,
@@ -409,6 +431,14 @@ def evaluate_arrays(indices: Any, scores: Mapping[str, Any], acc: Any, proxies: 
             values = values.astype(np.float64)
             agreement = vote_agreement(scores, acc, VOTE_MEMBERS, seed=seed)
             note = "majority vote of " + ", ".join(VOTE_MEMBERS) + "; agreement is the paper's 0.82"
+        elif ensemble.is_spec(name) and name not in scores:
+            spec = ensemble.parse(name)
+            values = spec(scores)
+            if spec.rule == "vote":
+                agreement = vote_agreement({m: _signed(scores, m) for m in spec.members}, acc, spec.members, seed=seed)
+            else:
+                agreement = vote_agreement(values[None, :], acc, None, seed=seed)
+            note = f"zero-shot ensemble ({'sum of log-ranks' if spec.rule == 'rank' else 'majority vote'})"
         else:
             values = scores[name]
             keep = ~np.isnan(values)
@@ -551,7 +581,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default=None, help="nb201: train | val | test (default val); other spaces have one "
                                                  "ground truth per task")
     p.add_argument("--space", default=None, help="the file's search space (default: its recorded settings, else nb201)")
-    p.add_argument("--proxies", default="all", help="comma-separated proxy columns, 'vote', or 'all' (default)")
+    p.add_argument("--proxies", default="all", help="comma-separated proxy columns, 'vote', 'all' (default), or zero-shot ensembles "
+                        "rank:<a>+<b>... (sum of log-ranks) and vote:<a>+<b>... (majority vote); "
+                        "-<name> marks a member where lower is better")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                    help="bootstrap replicates of the confidence intervals (default 1000; 0: none)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the pair sample (default 0)")

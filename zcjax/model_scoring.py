@@ -375,7 +375,7 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
         spec = ModelSpec(model, variables, **options)
     elif options:
         spec = spec.replace(**options)
-    names = resolve(proxies)
+    names = resolve(proxies, engine="model")
     needs_data = any(PROXIES[base_proxy(n)].needs_data for n in names)
     variables = spec.variables if variables is None else variables
     args = tuple(args)

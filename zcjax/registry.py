@@ -1,13 +1,20 @@
 """The one registry of proxy names.
 
 Each proxy names the passes it needs; the scorer runs each needed pass once and
-every proxy that needs it reads from it.
+every proxy that needs it reads from it. Two engines compute them: the
+NAS-Bench-201 engine (:mod:`zcjax.engine`, every proxy) and the model engine
+(:mod:`zcjax.model_scoring`, any Flax model and the other spaces: the
+proxies of "Zero-Cost Proxies for Lightweight NAS" and their SSNR). A proxy
+lists the engines that compute it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+
+
+ENGINES = ("nb201", "model")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +30,8 @@ class Proxy:
       per_parameter: it has a per-parameter saliency, so its SSNR is defined.
       needs_data: it reads the minibatch.
       description: one line.
+      engines: the engines that compute it: 'nb201' (:mod:`zcjax.engine`) and
+        'model' (:mod:`zcjax.model_scoring`).
     """
 
     name: str
@@ -30,6 +39,7 @@ class Proxy:
     per_parameter: bool
     needs_data: bool
     description: str
+    engines: tuple[str, ...] = ENGINES
 
 
 PROXIES: dict[str, Proxy] = {p.name: p for p in (
@@ -44,7 +54,22 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
     Proxy("l2_norm", ("shape",), False, False, "sum over layers of ||W||"),
     Proxy("params", ("shape",), False, False, "number of parameters of the layers the cell uses"),
     Proxy("flops", ("shape",), False, False, "multiply-adds of conv/linear layers for one image"),
+    # Proxies published after the paper (docs/PROXIES.md gives the definitions we follow).
+    Proxy("nwot", ("relu",), False, True, "log|det K|, K: how many ReLU units each pair of images agree on (NASWOT)",
+          ("nb201",)),
+    Proxy("swap", ("swap",), False, True, "distinct activation patterns of the ReLU units over 16 images (SWAP)",
+          ("nb201",)),
+    Proxy("meco", ("meco",), False, True, "sum of min eigenvalues of the channel correlation of every module's "
+          "output on one image (MeCo)", ("nb201",)),
+    Proxy("zico", ("zico",), False, True, "sum over layers of log sum mean|g| / std(g) over 2 half-batches (ZiCo)",
+          ("nb201",)),
+    Proxy("epe_nas", ("jacobian",), False, True, "sum over classes of |sum log(|corr| + 1e-5)| of the input "
+          "Jacobians (EPE-NAS)", ("nb201",)),
 )}
+
+PAPER_PROXIES = ("grad_norm", "snip", "grasp", "fisher", "jacob_cov", "plain", "synflow", "synflow_bn", "l2_norm",
+                 "params", "flops")
+"""The proxies of "Zero-Cost Proxies for Lightweight NAS" (and plain, synflow_bn, l2_norm, params, flops)."""
 
 SSNR_SUFFIXES = ("_ssnr", "_ssnr_layerwise")
 
@@ -55,9 +80,10 @@ def ssnr_names(saliencies: Iterable[str] | None = None) -> list[str]:
     return [n + s for n in names for s in SSNR_SUFFIXES]
 
 
-def all_names() -> list[str]:
-    """Every name the scorer can compute, proxies first, then SSNR."""
-    return list(PROXIES) + ssnr_names()
+def all_names(engine: str | None = None) -> list[str]:
+    """Every name an engine can compute (None: any engine), proxies first, then SSNR."""
+    names = list(PROXIES) + ssnr_names()
+    return names if engine is None else [n for n in names if engine in PROXIES[base_proxy(n)].engines]
 
 
 def base_proxy(name: str) -> str:
@@ -68,11 +94,15 @@ def base_proxy(name: str) -> str:
     return name
 
 
-def resolve(names: str | Iterable[str]) -> tuple[str, ...]:
+def resolve(names: str | Iterable[str], engine: str | None = None) -> tuple[str, ...]:
     """Validates a proxy selection.
 
     Args:
-      names: 'all', 'data-free', a comma-separated string, or an iterable of names.
+      names: 'all', 'data-free', 'paper' (the paper's proxies and their SSNR:
+        :data:`PAPER_PROXIES`), a comma-separated string, or an iterable of names.
+      engine: 'nb201' or 'model': 'all' and 'data-free' stand for the names
+        that engine computes, and a name it does not compute is refused.
+        None: every registered name.
 
     Returns:
       The names, de-duplicated, in registry order.
@@ -83,18 +113,25 @@ def resolve(names: str | Iterable[str]) -> tuple[str, ...]:
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     names = list(names)
-    valid = all_names()
+    valid = all_names(engine)
     selected: set[str] = set()
     for name in names:
         if name == "all":
             selected.update(valid)
+        elif name == "paper":
+            selected.update(n for n in valid if base_proxy(n) in PAPER_PROXIES)
         elif name == "data-free":
             selected.update(n for n in valid if not PROXIES[base_proxy(n)].needs_data)
         else:
             selected.add(name)
+    elsewhere = sorted(n for n in selected if n not in valid and n in all_names())
+    if elsewhere:
+        raise ValueError(f"{', '.join(elsewhere)}: not computed by the {engine} engine yet (the NAS-Bench-201 engine "
+                         f"computes them: zcjax.score_cells / python -m zcjax.score)")
     unknown = sorted(n for n in selected if n not in valid)
     if unknown:
-        raise ValueError(f"unknown proxy name(s) {', '.join(unknown)}; valid: all, data-free, {', '.join(valid)}")
+        raise ValueError(f"unknown proxy name(s) {', '.join(unknown)}; valid: all, data-free, paper, "
+                         f"{', '.join(valid)}")
     if not selected:
         raise ValueError("no proxy selected")
     return tuple(n for n in valid if n in selected)

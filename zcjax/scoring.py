@@ -8,7 +8,15 @@ Scoring runs in two pure stages, each jit- and vmap-able:
   that pass is linearised, so its Hessian-vector product reuses the pass's
   forward and backward.
 * :func:`float64_stage` runs inside ``jax.enable_x64(True)``: synflow and
-  synflow_bn, and jacob_cov's eigenvalues from the float32 Jacobian.
+  synflow_bn, and the float64 ends of the proxies whose float32 part hands
+  over an array (``handoff``): jacob_cov's eigenvalues and epe_nas's
+  correlations from the input Jacobian, nwot's log-determinant from its
+  kernel.
+
+The proxies published after the paper (nwot, swap, meco, zico, epe_nas)
+run their own passes: a forward of the minibatch (nwot), of its first 16
+images (swap) or its first image (meco) that sows the network's activation
+taps, and the gradients of the two halves of the minibatch (zico).
 
 The model is a Flax module called as ``model.apply(variables, x)`` (static
 architecture, ``ops`` None) or ``model.apply(variables, x, ops)`` (architecture
@@ -26,18 +34,24 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from .proxies.activation import meco_score, nwot_kernel, nwot_score, swap_score, tap_list
+from .proxies.zico import zico_layers
 from .proxies._tree import (Tree, array_module, kernels, layer_reduce, map_layers, mask_vector, replace_kernels,
                            row_sums, unflatten_like)
 from .proxies.fisher import fisher_saliency
 from .proxies.gradient import grad_norm_layers, plain_saliency, snip_saliency
 from .proxies.hessian import grasp_saliency, linearize_gradient
-from .proxies.jacobian import jacob_cov_score
+from .proxies.jacobian import epe_nas_score, jacob_cov_score
 from .proxies.ssnr import layer_moments, ssnr_of_moments
 from .proxies.static import flops_layers, l2_norm_layers, param_count
 from .proxies.synflow import synflow_saliency
 from .registry import PROXIES, SSNR_SUFFIXES, base_proxy, needed_passes
 
-FLOAT64_PROXIES = ("synflow", "synflow_bn", "jacob_cov")
+FLOAT64_PROXIES = ("synflow", "synflow_bn", "jacob_cov", "epe_nas", "nwot")
+# Proxies with a float32 part that hands an array to the float64 stage.
+HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot")
+SWAP_SAMPLES = 16  # SWAP's batch
+RELU_TAPS, MODULE_TAPS = "relu_taps", "module_taps"  # the network's tap collections (zcjax.spaces.nb201.network)
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -87,9 +101,11 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
       per_layer: also return ``per_layer``: {proxy: layer tree of sums}.
 
     Returns:
-      {name: scalar}, plus ``jacobian`` (N, H, W, 3) when jacob_cov is asked for.
+      {name: scalar}, plus ``handoff``, the arrays the float64 stage reads
+      (:func:`float64_stage`): ``jacobian`` (N, H, W, 3) and ``labels`` for
+      jacob_cov and epe_nas, ``nwot_kernel`` (N, N) for nwot.
     """
-    names = [n for n in names if base_proxy(n) not in FLOAT64_PROXIES or n == "jacob_cov"]
+    names = [n for n in names if base_proxy(n) not in FLOAT64_PROXIES or n in HANDOFF_PROXIES]
     passes = needed_passes(names)
     mask = model.layer_mask(params, ops)
     weights = kernels(params)
@@ -97,6 +113,29 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
     layer_values: dict[str, Tree] = {}
     wanted = {base_proxy(n) for n in names}
     extra: dict[str, Any] = {}
+    handoff: dict[str, Any] = {}
+
+    def taps(collection, inputs):
+        _, state = model.apply({"params": params}, *_call_args(inputs, ops), mutable=[collection])
+        return tap_list(state.get(collection))
+
+    if "relu" in passes:
+        handoff["nwot_kernel"] = nwot_kernel(taps(RELU_TAPS, x))
+    if "swap" in passes:
+        samples = min(SWAP_SAMPLES, x.shape[0])
+        extra["swap"] = swap_score(taps(RELU_TAPS, x[:samples]), samples)
+    if "meco" in passes:
+        extra["meco"] = meco_score(taps(MODULE_TAPS, x[:1]))
+    if "zico" in passes:
+        if x.shape[0] < 2:
+            raise ValueError("zico needs a minibatch of at least 2 images (it splits it in two batches)")
+        half = x.shape[0] // 2
+
+        def batch_grads(inputs, labels):
+            loss = lambda p: cross_entropy(model.apply({"params": p}, *_call_args(inputs, ops)), labels)
+            return kernels(jax.grad(loss)(params))
+
+        layer_values["zico"] = zico_layers([batch_grads(x[:half], y[:half]), batch_grads(x[half:], y[half:])])
 
     shapes = jax.eval_shape(lambda: model.apply({"params": params}, *_call_args(x, ops),
                                                 mutable=["intermediates"])[1]["intermediates"])
@@ -143,20 +182,24 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
             if "grasp" in wanted:
                 saliencies["grasp"] = grasp_saliency(weights, hvp(grads))
         if jacobian is not None:
-            extra["jacobian"] = jacobian
+            handoff["jacobian"] = jacobian
+            if "epe_nas" in wanted:
+                handoff["labels"] = y
     if "l2_norm" in wanted:
         layer_values["l2_norm"] = l2_norm_layers(weights)
-    out = _results([n for n in names if n != "jacob_cov"], saliencies, layer_values, mask, per_layer)
+    out = _results([n for n in names if n not in HANDOFF_PROXIES], saliencies, layer_values, mask, per_layer)
     if "params" in wanted:
         out["params"] = param_count(params, mask)
-    out.update(extra)
+    out.update({n: v for n, v in extra.items() if n in names})
+    if handoff:
+        out["handoff"] = handoff
     return out
 
 
 def float64_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array | None,
-                  image_size: int, jacobian: jax.Array | None = None,
+                  image_size: int, handoff: dict[str, Any] | jax.Array | None = None,
                   per_layer: bool = False) -> dict[str, Any]:
-    """synflow, synflow_bn (and their SSNR) and the jacob_cov score; call inside ``jax.enable_x64(True)``.
+    """synflow, synflow_bn (and their SSNR), jacob_cov, epe_nas and nwot; call inside ``jax.enable_x64(True)``.
 
     Args:
       model: the network (see module docstring).
@@ -164,7 +207,8 @@ def float64_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
       params: the cell's parameters (cast to float64 here).
       ops: op indices for an arch-as-data network, else None.
       image_size: input height and width.
-      jacobian: the float32 stage's ``jacobian``, when jacob_cov is asked for.
+      handoff: the float32 stage's ``handoff`` (a bare array is taken as the
+        Jacobian), when jacob_cov, epe_nas or nwot is asked for.
       per_layer: also return ``per_layer``.
 
     Returns:
@@ -179,8 +223,15 @@ def float64_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
         saliencies["synflow_bn"] = synflow_saliency(model.with_bn(), params, ops, image_size)
     mask64 = jax.tree.map(lambda m: m.astype(jnp.float64), mask)
     out = _results([n for n in names if base_proxy(n) in saliencies], saliencies, {}, mask64, per_layer)
-    if "jacob_cov" in names and jacobian is not None:
-        out["jacob_cov"] = jacob_cov_score(jacobian.astype(jnp.float64))
+    if handoff is not None and not isinstance(handoff, dict):
+        handoff = {"jacobian": handoff}
+    handoff = handoff or {}
+    if "jacob_cov" in names and "jacobian" in handoff:
+        out["jacob_cov"] = jacob_cov_score(handoff["jacobian"].astype(jnp.float64))
+    if "epe_nas" in names and "jacobian" in handoff:
+        out["epe_nas"] = epe_nas_score(handoff["jacobian"].astype(jnp.float64), handoff["labels"], model.num_classes)
+    if "nwot" in names and "nwot_kernel" in handoff:
+        out["nwot"] = nwot_score(handoff["nwot_kernel"].astype(jnp.float64))
     return out
 
 

@@ -59,7 +59,7 @@ class SpaceScoreConfig:
 
     space: str = "nas_bench_macro"
     task: str | None = None
-    proxies: tuple[str, ...] = tuple(registry.all_names())
+    proxies: tuple[str, ...] = tuple(registry.all_names("model"))
     init_seed: int = 0
     strategy: str = "auto"
     options: tuple[tuple[str, Any], ...] = ()
@@ -68,7 +68,7 @@ class SpaceScoreConfig:
         space = _space(self.space)
         object.__setattr__(self, "space", space.name)
         object.__setattr__(self, "task", space.check_task(self.task))
-        object.__setattr__(self, "proxies", registry.resolve(self.proxies))
+        object.__setattr__(self, "proxies", registry.resolve(self.proxies, engine="model"))
         if self.strategy not in SPACE_STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r} for space {space.name}; "
                              f"expected one of {', '.join(SPACE_STRATEGIES)}")

@@ -52,7 +52,7 @@ def settings(proxies: list[str], sample: int, seed: int, init_seed: int, x, y) -
 
 
 def score(args: argparse.Namespace) -> None:
-    proxies = list(resolve(args.proxies))
+    proxies = list(resolve(args.proxies, engine="model"))
     space = spaces.get(SPACE)
     x, y = get_minibatch("cifar10", args.batch_size)
     x = np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1)))  # NCHW -> the model's NHWC

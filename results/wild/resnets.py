@@ -37,7 +37,7 @@ DEPTHS = (20, 32, 44, 56, 110)
 
 
 def score(args: argparse.Namespace) -> None:
-    proxies = list(resolve(args.proxies))
+    proxies = list(resolve(args.proxies, engine="model"))
     x, y = get_minibatch("cifar10", args.batch_size)
     x = np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1)))  # NCHW -> the model's NHWC
     record = {"models": "zcjax.zoo.CifarResNet (He et al. 2016, option A)", "dataset": "cifar10",

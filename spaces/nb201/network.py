@@ -18,6 +18,15 @@ Every conv/linear layer is a :class:`SaliencyLayer`: it owns ``kernel`` (and
 collection: its gradient is dL/dz, used by fisher) and sows ``z`` into
 ``intermediates``. Layout is NHWC.
 
+Activation taps (the later proxies, :mod:`zcjax.proxies.activation`): when
+the collection :data:`RELU_TAPS` is mutable, the input of every ReLU is sown
+there as ``(value, weight)``; when :data:`MODULE_TAPS` is, the output of
+every module of the reference network (the MeCo hooks: every op, container,
+conv, BatchNorm, ReLU, pool, cell) is sown there, one entry per distinct
+tensor with ``weight`` = how many reference modules return it. In the
+arch-as-data network the weight of a candidate op's tap is 0 unless the cell
+selects it. Neither collection costs anything when it is not asked for.
+
 The layers' arithmetic is in jitted functions (:func:`layer_output`,
 :func:`batch_stat_norm`, the pools). Inside a jitted program XLA inlines them:
 the run time is unchanged, and tracing and lowering a per-cell program take a
@@ -46,6 +55,8 @@ NONE, AVG_POOL, CONV3, CONV1, SKIP = range(5)
 # In a static arch: an edge without a convolution whose op (none, avg_pool or
 # skip) is read from ``ops`` at call time (see :func:`conv_pattern`).
 NON_CONV = -1
+RELU_TAPS = "relu_taps"
+MODULE_TAPS = "module_taps"
 WEIGHT_INITS = ("pytorch", "kaiming", "xavier", "zero")
 BIAS_INITS = ("pytorch", "zero", "one")
 
@@ -196,15 +207,46 @@ class SaliencyLayer(nn.Module):
         return z
 
 
-def _op_output(x: jax.Array, op: int, conv: nn.Module | None, use_bn: bool) -> jax.Array | None:
+def tap(module: nn.Module, collection: str, value: Any, weight: Any = 1.0) -> None:
+    """Sows ``(value, weight)`` into a tap collection when it is mutable (see the module docstring).
+
+    ``value`` may be a function of no arguments, called only when the tap is taken.
+    """
+    if module.is_mutable_collection(collection):
+        value = value() if callable(value) else value
+        module.sow(collection, "tap", (value, jnp.asarray(weight, jnp.float32)))
+
+
+def _conv_taps(module: nn.Module, x: jax.Array, z: jax.Array, out: jax.Array, weight: Any = 1.0) -> None:
+    """The taps of a ReLUConvBN op on ``x``: its ReLU's input; the outputs of its ReLU, conv (z) and BatchNorm.
+
+    The op module and its Sequential return the BatchNorm's output (``out``),
+    or the conv's when there is no BatchNorm (``out is z``).
+    """
+    weight = jnp.asarray(weight, jnp.float32)
+    tap(module, RELU_TAPS, x, weight)
+    tap(module, MODULE_TAPS, lambda: jax.nn.relu(x), weight)
+    if out is z:
+        tap(module, MODULE_TAPS, z, 3.0 * weight)
+    else:
+        tap(module, MODULE_TAPS, z, weight)
+        tap(module, MODULE_TAPS, out, 3.0 * weight)
+
+
+def _op_output(module: nn.Module, x: jax.Array, op: int, conv: nn.Module | None, use_bn: bool) -> jax.Array | None:
     if op == NONE:
         return None
     if op == AVG_POOL:
-        return avg_pool_3x3(x)
+        out = avg_pool_3x3(x)
+        tap(module, MODULE_TAPS, out, 2.0)  # POOLING and its AvgPool2d
+        return out
     if op == SKIP:
+        tap(module, MODULE_TAPS, x)
         return x
     z = conv(x, relu=True)
-    return BatchStatNorm(affine=False)(z) if use_bn else z
+    out = BatchStatNorm(affine=False)(z) if use_bn else z
+    _conv_taps(module, x, z, out)
+    return out
 
 
 def _select_op(op: jax.Array, x: jax.Array, conv_out: jax.Array) -> jax.Array:
@@ -241,17 +283,22 @@ class Cell(nn.Module):
                 elif self.arch is not None:
                     op = self.arch[e]
                     conv = self._layer(e, op) if op in (CONV3, CONV1) else None
-                    out = _op_output(nodes[src], op, conv, self.use_bn)
+                    out = _op_output(self, nodes[src], op, conv, self.use_bn)
                 else:
                     out = self._mixed_edge(e, nodes[src], ops[e])
                 if out is not None:
                     total = total + out
             nodes.append(total)
+        tap(self, MODULE_TAPS, nodes[3])
         return nodes[3]
 
-    @staticmethod
-    def _non_conv_edge(x: jax.Array, op: jax.Array) -> jax.Array:
+    def _non_conv_edge(self, x: jax.Array, op: jax.Array) -> jax.Array:
+        self._pool_skip_taps(x, op)
         return _select_op(op, x, jnp.zeros_like(x))
+
+    def _pool_skip_taps(self, x: jax.Array, op: jax.Array) -> None:
+        tap(self, MODULE_TAPS, lambda: avg_pool_3x3(x), 2.0 * (op == AVG_POOL).astype(jnp.float32))
+        tap(self, MODULE_TAPS, x, (op == SKIP).astype(jnp.float32))
 
     def _mixed_edge(self, e: int, x: jax.Array, op: jax.Array) -> jax.Array:
         conv3, conv1 = self._layer(e, CONV3), self._layer(e, CONV1)
@@ -261,6 +308,8 @@ class Cell(nn.Module):
         z = conv2d(nn.relu(x), kernel) + bias.astype(x.dtype)
         z = conv1.tag(conv3.tag(z))
         conv_out = BatchStatNorm(affine=False)(z) if self.use_bn else z
+        _conv_taps(self, x, z, conv_out, ((op == CONV3) | (op == CONV1)).astype(jnp.float32))
+        self._pool_skip_taps(x, op)
         return _select_op(op, x, conv_out)
 
 
@@ -278,10 +327,19 @@ class Reduction(nn.Module):
             return SaliencyLayer(shape, False, self.weight_init, self.bias_init, name=name)
 
         c_in, c = self.in_channels, self.channels
-        y = BatchStatNorm(name="bn_a")(layer((3, 3, c_in, c), "conv_a")(x, stride=2, relu=True))
-        y = BatchStatNorm(name="bn_b")(layer((3, 3, c, c), "conv_b")(y, relu=True))
+        z = layer((3, 3, c_in, c), "conv_a")(x, stride=2, relu=True)
+        a = BatchStatNorm(name="bn_a")(z)
+        _conv_taps(self, x, z, a)
+        z = layer((3, 3, c, c), "conv_b")(a, relu=True)
+        y = BatchStatNorm(name="bn_b")(z)
+        _conv_taps(self, a, z, y)
         shortcut = avg_pool_2x2(x)
-        return y + layer((1, 1, c_in, c), "residual")(shortcut)
+        residual = layer((1, 1, c_in, c), "residual")(shortcut)
+        tap(self, MODULE_TAPS, shortcut)  # the residual's AvgPool2d
+        tap(self, MODULE_TAPS, residual, 2.0)  # its Conv2d and its Sequential
+        out = y + residual
+        tap(self, MODULE_TAPS, out)
+        return out
 
 
 class NB201Network(nn.Module):
@@ -327,18 +385,27 @@ class NB201Network(nn.Module):
         inits = dict(weight_init=self.weight_init, bias_init=self.bias_init)
         c = self.channels
         y = SaliencyLayer((3, 3, 3, c), False, name="stem", **inits)(x)
+        tap(self, MODULE_TAPS, y)
         if use_bn:
             y = BatchStatNorm(name="stem_bn")(y)
+        tap(self, MODULE_TAPS, y, 2.0 if use_bn else 1.0)  # the stem and its Sequential (and the BatchNorm)
+        if use_bn:
+            tap(self, MODULE_TAPS, y)
         for stage in (1, 2, 3):
             if stage > 1:
                 y = Reduction(c // 2, c, name=f"reduction{stage - 1}", **inits)(y)
             for i in range(self.cells_per_stage):
                 y = Cell(c, self.arch, use_bn, name=f"cell{stage}_{i}", **inits)(y, ops)
+            tap(self, MODULE_TAPS, y)  # the stage's Sequential of cells
             c *= 2
         c //= 2
         if use_bn:
             y = BatchStatNorm(name="lastact_bn")(y)
-        y = nn.relu(y).mean(axis=(1, 2))
+            tap(self, MODULE_TAPS, y)
+        tap(self, RELU_TAPS, y)
+        y = nn.relu(y)
+        tap(self, MODULE_TAPS, y, 2.0 if use_bn else 1.0)  # the ReLU (and lastact's Sequential)
+        y = y.mean(axis=(1, 2))
         return SaliencyLayer((c, self.num_classes), True, name="classifier", **inits)(y)
 
     def synflow_variant(self) -> NB201Network:

@@ -29,3 +29,36 @@ def jacob_cov_score(jacobian: jax.Array) -> jax.Array:
     eigenvalues = jnp.linalg.eigvalsh(unit @ unit.T)
     score = -jnp.sum(jnp.log(eigenvalues + EIGEN_OFFSET) + 1.0 / (eigenvalues + EIGEN_OFFSET))
     return jnp.where(defined, score, jnp.nan)
+
+
+EPE_OFFSET = 1e-5
+
+
+def epe_nas_score(jacobian: jax.Array, labels: jax.Array, num_classes: int) -> jax.Array:
+    """EPE-NAS: sum over classes c of |sum over pairs (i, j) of class c of log(|corr_ij| + k)|, k = 1e-5.
+
+    corr is the Pearson correlation between the input-Jacobian rows of the
+    images (each image's d(sum of logits)/dx), clipped to [-1, 1] as NumPy's
+    corrcoef is, diagonal included; a class with one image adds log(1 + k).
+    This is the authors' run, which uses the same sum for every dataset (their
+    per-class normalisation for more than 100 classes is never reached: the
+    class count is left at its default of 10). NaN when a row is constant.
+    Run in float64 (the reference's NumPy corrcoef).
+
+    Args:
+      jacobian: (N, ...) input Jacobians.
+      labels: (N,) integer classes.
+      num_classes: the class count (labels are in [0, num_classes)).
+
+    Returns:
+      A scalar.
+    """
+    rows = jacobian.reshape(jacobian.shape[0], -1)
+    centred = rows - rows.mean(axis=1, keepdims=True)
+    norms = jnp.sqrt(jnp.sum(jnp.square(centred), axis=1))
+    unit = centred / norms[:, None]  # a constant row gives NaN, as in the reference
+    corr = jnp.clip(unit @ unit.T, -1.0, 1.0)
+    logs = jnp.log(jnp.abs(corr) + EPE_OFFSET)
+    onehot = jax.nn.one_hot(labels, num_classes, dtype=logs.dtype)
+    per_class = jnp.einsum("ic,ij,jc->c", onehot, logs, onehot)
+    return jnp.sum(jnp.abs(per_class))

@@ -1,0 +1,12 @@
+#!/bin/sh
+# The proxies published after the paper (nwot, swap, meco, zico, epe_nas) on the
+# same 1,000 random NAS-Bench-201 cells (seed 0) as run_data_sample.sh, CIFAR-10,
+# with the minibatch of 64 shipped in the package and the same initial weights:
+#   sh results/nb201/run_later_sample.sh
+# Resumable: rerun the same command after a crash. A finished file is gzipped.
+set -e
+out=results/nb201/cifar10_sample1000_later.jsonl
+[ -e "$out.gz" ] && { echo "$out.gz is done"; exit 0; }
+python -m zcjax.score --sample 1000 --seed 0 --dataset cifar10 --proxies nwot,swap,meco,zico,epe_nas \
+  --strategy batched --chunk-size 1 --init-seed 0 --output "$out" --resume
+gzip -9 "$out"

@@ -1,0 +1,87 @@
+"""Zero-shot ensembles: log-rank aggregation and the k-member vote, from arrays, rows and the evaluate CLI."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from zcjax import ensemble, evaluate
+from zcjax.vote import vote as paper_vote
+
+
+def test_log_rank_is_the_sum_of_log_rank_fractions():
+    a = np.array([3.0, 1.0, 2.0, 5.0])
+    b = np.array([10.0, 40.0, 20.0, 30.0])
+    got = ensemble.log_rank({"a": a, "b": b}, ["a", "b"])
+    # ranks: a -> 3,1,2,4 ; b -> 1,4,2,3 ; n = 4
+    expected = np.log(np.array([3, 1, 2, 4]) / 4) + np.log(np.array([1, 4, 2, 3]) / 4)
+    np.testing.assert_allclose(got, expected)
+    assert got.max() <= 0 and np.argmax(got) == 3
+
+
+def test_one_member_ranks_like_the_member_and_minus_reverses_it():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=50)
+    one = ensemble.log_rank({"x": x}, ["x"])
+    assert (np.argsort(one) == np.argsort(x)).all()
+    rev = ensemble.log_rank({"x": x}, ["-x"])
+    assert (np.argsort(rev) == np.argsort(-x)).all()
+
+
+def test_nan_ranks_below_every_number_and_ties_average():
+    ranks = ensemble.member_ranks([2.0, math.nan, -5.0, 2.0, math.nan])
+    np.testing.assert_array_equal(ranks, [4.5, 1.5, 3.0, 4.5, 1.5])
+    got = ensemble.log_rank({"a": [1.0, math.nan, 0.0]}, ["a"])
+    assert np.isfinite(got).all() and got[1] < got[2] < got[0]
+
+
+def test_k_member_vote_equals_the_paper_vote():
+    rng = np.random.default_rng(1)
+    cols = {k: rng.normal(size=40) for k in "abcde"}
+    got = ensemble.vote(cols, list("abcde"))
+    wins, _ = paper_vote(np.stack([cols[k] for k in "abcde"]))
+    np.testing.assert_array_equal(got, wins)
+
+
+def test_parse_and_its_errors():
+    spec = ensemble.parse("rank:synflow+-grasp")
+    assert spec.rule == "rank" and spec.members == ("synflow", "-grasp") and spec.columns == ("synflow", "grasp")
+    assert spec.name == "rank:synflow+-grasp"
+    for bad, match in (("mean:a+b", "rank:<a>"), ("rank:", "named members"), ("rank:a+a", "repeat"),
+                       ("rank:a++b", "named members")):
+        with pytest.raises(ValueError, match=match):
+            ensemble.parse(bad)
+    with pytest.raises(ValueError, match="needs c"):
+        spec = ensemble.parse("rank:a+c")
+        spec({"a": [1.0, 2.0]})
+
+
+def test_ensemble_rows_adds_a_column_per_spec():
+    rows = [{"index": i, "p": float(i), "q": float(-i)} for i in range(5)]
+    out = ensemble.ensemble_rows(rows, "rank:p+-q,vote:p+q")
+    assert "rank:p+-q" in out[0] and "rank:p+-q" not in rows[0]
+    assert [r["rank:p+-q"] for r in out] == sorted(r["rank:p+-q"] for r in out)
+    with pytest.raises(ValueError, match="needs r, which the rows lack"):
+        ensemble.ensemble_rows(rows, "rank:p+r")
+
+
+def test_evaluate_cli_scores_an_ensemble_of_a_file(tmp_path, capsys):
+    # The ensemble of a strong and a noisy member, against the benchmark accuracy by index.
+    from zcjax.spaces.nb201 import benchmark
+
+    rng = np.random.default_rng(0)
+    idx = rng.choice(15625, 300, replace=False)
+    acc = benchmark.accuracies("cifar10", "val")[idx]
+    good = acc + rng.normal(scale=3.0, size=idx.size)
+    other = acc + rng.normal(scale=3.0, size=idx.size)
+    path = tmp_path / "s.jsonl"
+    path.write_text("".join(json.dumps({"index": int(i), "good": float(g), "other": float(o)}) + "\n"
+                            for i, g, o in zip(idx, good, other)))
+    rows = evaluate.evaluate(path, proxies="good,other,rank:good+other", n_bootstrap=0)
+    rho = {r["proxy"]: r["spearman"] for r in rows}
+    assert rho["rank:good+other"] > max(rho["good"], rho["other"])
+    assert evaluate.main([str(path), "--bootstrap", "0", "--proxies", "all,vote:good+other"]) == 0
+    assert "vote:good+other" in capsys.readouterr().out
+    assert evaluate.main([str(path), "--proxies", "rank:good+nope"]) == 2
+    assert "needs nope" in capsys.readouterr().err

@@ -1,0 +1,69 @@
+"""The proxies published after the paper in the engine: every strategy agrees, degenerate cells are NaN."""
+
+import math
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import zcjax
+from zcjax.data import get_minibatch
+from zcjax.proxies.jacobian import epe_nas_score
+from zcjax.spaces import nb201
+
+SMALL = dict(channels=4, cells_per_stage=1)
+ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+LATER = "nwot,swap,meco,zico,epe_nas"
+
+
+def test_epe_nas_matches_numpy_per_class_correlations():
+    rng = np.random.default_rng(0)
+    jac = rng.normal(size=(12, 3, 4, 4))
+    labels = np.array([3] + [0, 1, 2] * 3 + [1, 2])  # class 3 has one image
+    with jax.enable_x64(True):
+        got = float(epe_nas_score(jnp.asarray(jac), jnp.asarray(labels), 10))
+    rows = jac.reshape(12, -1)
+    expected = sum(abs(np.sum(np.log(np.abs(np.corrcoef(rows[labels == c])) + 1e-5))) for c in np.unique(labels))
+    assert got == pytest.approx(expected, rel=1e-12)
+    jac[4] = 0.0  # a constant row: NaN, as in the reference
+    with jax.enable_x64(True):
+        assert math.isnan(float(epe_nas_score(jnp.asarray(jac), jnp.asarray(labels), 10)))
+
+
+def _rows(strategy, chunk=None):
+    x, y = get_minibatch("cifar10", 16)
+    cells = [(nb201.index_of(a), a) for a in (ALL_NONE, nb201.arch_at(9000))]
+    config = zcjax.ScoreConfig(proxies=LATER, strategy=strategy, chunk_size=chunk, **SMALL)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows = zcjax.score_cells(cells, config, x, y)
+    message = " ".join(str(w.message) for w in caught if issubclass(w.category, zcjax.NumericalWarning))
+    assert "nwot" in message and "epe_nas" in message
+    return rows
+
+
+def test_a_dead_cell_is_nan_with_a_warning_and_the_run_goes_on():
+    dead, live = _rows("per-cell")
+    # No path from input to output: the ReLU codes agree everywhere (K singular), the Jacobian is 0.
+    assert math.isnan(dead["nwot"]) and math.isnan(dead["epe_nas"])
+    assert all(math.isfinite(live[n]) for n in LATER.split(","))
+    assert dead["swap"] < live["swap"] and live["zico"] > 0
+
+
+@pytest.mark.slow  # two strategies' compiles: about 2 minutes on the 2-core machine
+def test_eager_per_cell_and_batched_agree():
+    rows = {s: _rows(s, c) for s, c in (("per-cell", None), ("eager", None), ("batched", 2))}
+    for strategy in ("eager", "batched"):
+        for a, b in zip(rows["per-cell"], rows[strategy]):
+            for n in LATER.split(","):
+                # zico's |g1 - g2| amplifies float32 rounding where two gradients nearly agree.
+                np.testing.assert_allclose(b[n], a[n], rtol=2e-3 if n == "zico" else 1e-5, err_msg=f"{strategy} {n}")
+
+
+def test_the_model_engine_refuses_what_only_the_nb201_engine_computes():
+    assert "nwot" in zcjax.resolve("all") and "nwot" not in zcjax.resolve("all", engine="model")
+    assert zcjax.resolve("paper") == zcjax.resolve("all", engine="model")
+    with pytest.raises(ValueError, match="nwot: not computed by the model engine"):
+        zcjax.resolve("snip,nwot", engine="model")

@@ -1,0 +1,152 @@
+"""Zero-shot ensembles: several proxies' scores combined by rank, nothing fitted to accuracy.
+
+Two rules, over any set of proxies scored on the same population of cells:
+
+* :func:`log_rank` (AZ-NAS's aggregation): each member ranks the cells
+  (1 = lowest score, n = highest, ties averaged), and a cell's ensemble score
+  is ``sum over members of log(rank / n)``. A cell must be good on every
+  member to score high: one bad rank costs more than a good one gains.
+* :func:`vote` (the zero-cost paper's majority vote, for k members): cell i
+  beats cell j when more than half the members score i higher; the score is
+  the number of cells beaten.
+
+A member is a result name, or ``-name`` when lower is better. A NaN member
+score (a degenerate cell, e.g. jacob_cov of a cell whose output ignores its
+input) ranks below every number. Ranks are relative to the population scored
+together: the same cell can get another ensemble score in another population,
+so an ensemble is computed from a whole scores file (``python -m
+zcjax.evaluate --proxies rank:a+b``) or over the rows of one run
+(:func:`ensemble_rows`).
+
+Spec strings name an ensemble as ``rank:<m1>+<m2>+...`` or
+``vote:<m1>+<m2>+...`` (:func:`parse`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.stats
+
+from .vote import vote as _vote
+
+__all__ = ["RULES", "Ensemble", "ensemble_rows", "is_spec", "log_rank", "member_ranks", "parse", "vote"]
+
+RULES = ("rank", "vote")
+
+
+@dataclasses.dataclass(frozen=True)
+class Ensemble:
+    """An ensemble rule over named members.
+
+    Attributes:
+      rule: 'rank' (sum of log-ranks) or 'vote' (majority vote wins).
+      members: result names, each optionally prefixed with '-' (lower is better).
+    """
+
+    rule: str
+    members: tuple[str, ...]
+
+    def __post_init__(self):
+        if self.rule not in RULES:
+            raise ValueError(f"unknown ensemble rule {self.rule!r}; expected one of {', '.join(RULES)}")
+        if not self.members or any(not m.lstrip("-") for m in self.members):
+            raise ValueError(f"an ensemble needs named members, got {'+'.join(self.members)!r}")
+        if len(set(self.columns)) != len(self.members):
+            raise ValueError(f"ensemble members repeat: {'+'.join(self.members)}")
+
+    @property
+    def name(self) -> str:
+        """The spec string, e.g. ``rank:synflow+jacob_cov``."""
+        return f"{self.rule}:{'+'.join(self.members)}"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The member result names, without their '-'."""
+        return tuple(m.lstrip("-") for m in self.members)
+
+    def __call__(self, scores: Mapping[str, Any]) -> np.ndarray:
+        """The ensemble score of every cell (float64), from ``{member name: scores}``."""
+        missing = [c for c in self.columns if c not in scores]
+        if missing:
+            raise ValueError(f"ensemble {self.name} needs {', '.join(missing)}, which the scores lack")
+        if self.rule == "rank":
+            return log_rank(scores, self.members)
+        return vote(scores, self.members)
+
+
+def is_spec(name: str) -> bool:
+    """Whether a proxy selection name is an ensemble spec (``rank:...`` / ``vote:...``)."""
+    return isinstance(name, str) and name.split(":", 1)[0] in RULES and ":" in name
+
+
+def parse(spec: str) -> Ensemble:
+    """An :class:`Ensemble` from ``rule:m1+m2+...``; ValueError naming the problem otherwise."""
+    rule, sep, rest = spec.partition(":")
+    if not sep or rule not in RULES:
+        raise ValueError(f"an ensemble is written rank:<a>+<b>... or vote:<a>+<b>..., got {spec!r}")
+    return Ensemble(rule, tuple(m.strip() for m in rest.split("+")))
+
+
+def _column(scores: Mapping[str, Any], member: str) -> np.ndarray:
+    values = np.asarray(scores[member.lstrip("-")], dtype=np.float64).ravel()
+    return -values if member.startswith("-") else values
+
+
+def member_ranks(values: Any) -> np.ndarray:
+    """Ranks 1..n of one member's scores (ties averaged); NaN ranks below every number (tied among NaNs)."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    finite = np.where(np.isnan(values), -np.inf, values)
+    return scipy.stats.rankdata(finite, method="average")
+
+
+def log_rank(scores: Mapping[str, Any], members: Sequence[str]) -> np.ndarray:
+    """AZ-NAS's aggregation: ``sum over members of log(rank / n)``; higher is better.
+
+    Args:
+      scores: ``{result name: scores}``, every member aligned over the same n cells.
+      members: the names to combine; ``-name`` reverses a member (lower is better).
+
+    Returns:
+      (n,) float64 scores in (-inf, 0]; 0 for a cell ranked first by every member.
+    """
+    columns = [_column(scores, m) for m in members]
+    n = {c.size for c in columns}
+    if len(n) != 1:
+        raise ValueError(f"ensemble members have different lengths: {sorted(n)}")
+    size = n.pop()
+    return np.sum([np.log(member_ranks(c) / size) for c in columns], axis=0)
+
+
+def vote(scores: Mapping[str, Any], members: Sequence[str]) -> np.ndarray:
+    """The majority vote of ``members`` as a score: the number of cells each cell beats (float64)."""
+    matrix = np.stack([_column(scores, m) for m in members])
+    wins, _ = _vote(matrix)
+    return wins.astype(np.float64)
+
+
+def ensemble_rows(rows: Iterable[Mapping[str, Any]], specs: str | Iterable[str]) -> list[dict[str, Any]]:
+    """The rows of one run with ensemble columns added.
+
+    Args:
+      rows: rows as :func:`zcjax.score_cells` returns them (one population).
+      specs: ensemble specs (see :func:`parse`), a list or a comma-separated string.
+
+    Returns:
+      New dicts: each row with one column per spec, named by the spec.
+    """
+    rows = [dict(r) for r in rows]
+    if isinstance(specs, str):
+        specs = [s for s in specs.split(",") if s.strip()]
+    for spec in specs:
+        ens = parse(spec.strip())
+        missing = [c for c in ens.columns if not any(c in r for r in rows)]
+        if missing:
+            raise ValueError(f"ensemble {ens.name} needs {', '.join(missing)}, which the rows lack")
+        columns = {c: [r.get(c, np.nan) for r in rows] for c in ens.columns}
+        for row, value in zip(rows, ens(columns)):
+            row[ens.name] = float(value)
+    return rows

@@ -1,0 +1,146 @@
+"""Proxies of a network's activations at initialisation: NASWOT, SWAP and MeCo.
+
+Each reads *taps*: ``(value, weight)`` pairs a network sows (see
+``zcjax.spaces.nb201.network``), where ``weight`` counts how often the
+reference network's hooks see that tensor (0 for a candidate op the cell does
+not use). :func:`tap_list` flattens a tap collection into such pairs.
+
+* NASWOT (Mellor et al. 2021): the binary code of every ReLU's input,
+  ``c = (x > 0)``, one row per image; ``K = sum over ReLUs of c c^T +
+  (1 - c)(1 - c)^T`` (N x N, how many units two images agree on); the score
+  is ``log |det K|``.
+* SWAP (Peng et al. 2024): the same codes, one row per *unit* (a ReLU's
+  channel and position) and one column per image; the score is the number
+  of distinct rows (sample-wise activation patterns).
+* MeCo (Jiang et al. 2023): for every tap, the Pearson correlation matrix of
+  the channels of the first image's feature map (C x C over the H*W
+  positions; undefined entries, from a constant channel, set to 0); the
+  score is the sum of their minimum eigenvalues.
+
+All are pure and jit-/vmap-able.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+Tap = tuple[jax.Array, jax.Array]
+MAX_SWAP_SAMPLES = 20  # a histogram of 2^20 patterns
+
+
+def tap_list(collection: Any) -> list[Tap]:
+    """The ``(value, weight)`` pairs of a sown tap collection, in a fixed (tree) order."""
+    taps: list[Tap] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key in sorted(node):
+                walk(node[key])
+        else:  # a sown tuple of (value, weight) pairs
+            taps.extend(node)
+
+    walk(collection if collection is not None else {})
+    return taps
+
+
+def relu_codes(value: jax.Array) -> jax.Array:
+    """The binary code of a ReLU's input: (N, units) float32, 1 where the unit is active (input > 0)."""
+    return (value.reshape(value.shape[0], -1) > 0).astype(jnp.float32)
+
+
+def nwot_kernel(taps: Iterable[Tap]) -> jax.Array:
+    """NASWOT's K: ``sum over taps of weight * (c c^T + (1-c)(1-c)^T)``, (N, N) float32.
+
+    Its entries are unit counts; they are exact in float32 below 2^24 units.
+    """
+    total = None
+    for value, weight in taps:
+        c = relu_codes(value)
+        agree = jnp.dot(c, c.T, precision=jax.lax.Precision.HIGHEST)
+        agree += jnp.dot(1 - c, (1 - c).T, precision=jax.lax.Precision.HIGHEST)
+        total = weight * agree if total is None else total + weight * agree
+    if total is None:
+        raise ValueError("nwot: the network has no ReLU")
+    return total
+
+
+def nwot_score(kernel: jax.Array) -> jax.Array:
+    """``log |det K|`` (NumPy's ``slogdet``, the sign ignored); -inf for a singular K.
+
+    Run in float64 (inside ``jax.enable_x64(True)``, K cast to float64) to match
+    the reference, which accumulates K in float64 NumPy.
+    """
+    return jnp.linalg.slogdet(kernel)[1]
+
+
+def swap_score(taps: Iterable[Tap], samples: int | None = None) -> jax.Array:
+    """SWAP: the number of distinct activation patterns of the units over the images.
+
+    Each unit (a ReLU's channel and position, counted once per unit of a tap
+    with weight > 0) has a pattern: which of the first ``samples`` images
+    activate it. Patterns are read as integers (up to 20 images) and counted
+    in a histogram of all 2^samples patterns.
+
+    Args:
+      taps: the ReLU taps (ReLU inputs, (N, ...) each).
+      samples: how many images (default: all N; at most 20).
+
+    Returns:
+      A float32 scalar.
+    """
+    taps = list(taps)
+    n = taps[0][0].shape[0] if samples is None else samples
+    if not 1 <= n <= MAX_SWAP_SAMPLES:
+        raise ValueError(f"swap needs 1 to {MAX_SWAP_SAMPLES} images, got {n}")
+    bits = jnp.asarray([1 << i for i in range(n)], jnp.int32)
+    counts = jnp.zeros(1 << n, jnp.float32)
+    for value, weight in taps:
+        codes = (value[:n].reshape(n, -1) > 0).astype(jnp.int32)  # (n, units)
+        patterns = jnp.sum(codes * bits[:, None], axis=0)
+        counts = counts.at[patterns].add(jnp.broadcast_to((weight > 0).astype(jnp.float32), patterns.shape))
+    return jnp.sum(counts > 0).astype(jnp.float32)
+
+
+def channel_correlation_min_eigenvalue(feature: jax.Array) -> jax.Array:
+    """The smallest eigenvalue of the Pearson correlation of a feature map's channels.
+
+    Args:
+      feature: (H, W, C) (or (positions, C)) for one image.
+
+    Returns:
+      A scalar: the minimum eigenvalue of the C x C correlation matrix, whose
+      entries for a constant channel (undefined, NaN in ``torch.corrcoef``) are 0.
+    """
+    rows = feature.reshape(-1, feature.shape[-1]).T  # (C, positions)
+    centred = rows - rows.mean(axis=1, keepdims=True)
+    norms = jnp.sqrt(jnp.sum(jnp.square(centred), axis=1))
+    unit = centred / jnp.where(norms > 0, norms, 1)[:, None]
+    unit = jnp.where((norms > 0)[:, None], unit, 0)
+    corr = jnp.clip(unit @ unit.T, -1.0, 1.0)
+    return jnp.linalg.eigvalsh(corr)[0]
+
+
+def meco_score(taps: Sequence[Tap]) -> jax.Array:
+    """MeCo: ``sum over taps of weight * min eigenvalue of the channel correlation`` of the first image.
+
+    Taps of one shape are stacked, so the program holds one batched eigenvalue
+    solve per feature-map shape. Taps without spatial extent (fewer than 2
+    positions) contribute 0, as in the reference (their correlation is all NaN).
+    """
+    groups: dict[tuple, list[Tap]] = {}
+    for value, weight in taps:
+        groups.setdefault(tuple(value.shape[1:]), []).append((value, weight))
+    total = jnp.zeros((), jnp.float32)
+    for shape, members in groups.items():
+        if len(shape) < 2 or math.prod(shape[:-1]) < 2:
+            continue
+        features = jnp.stack([v[0] for v, _ in members])
+        weights = jnp.stack([w for _, w in members])
+        values = jax.vmap(channel_correlation_min_eigenvalue)(features)
+        total = total + jnp.sum(jnp.where(weights > 0, weights * values, 0.0))
+    return total
