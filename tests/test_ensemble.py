@@ -57,6 +57,13 @@ def test_parse_and_its_errors():
         spec({"a": [1.0, 2.0]})
 
 
+def test_az_nas_is_the_log_rank_of_its_three_scores_and_flops():
+    spec = ensemble.parse("az_nas")
+    assert spec.name == "az_nas" and spec.rule == "rank"
+    assert spec.columns == ("az_expressivity", "az_progressivity", "az_trainability", "flops")
+    assert ensemble.is_spec("az_nas") and not ensemble.is_spec("synflow")
+
+
 def test_ensemble_rows_adds_a_column_per_spec():
     rows = [{"index": i, "p": float(i), "q": float(-i)} for i in range(5)]
     out = ensemble.ensemble_rows(rows, "rank:p+-q,vote:p+q")

@@ -19,7 +19,8 @@ zcjax.evaluate --proxies rank:a+b``) or over the rows of one run
 (:func:`ensemble_rows`).
 
 Spec strings name an ensemble as ``rank:<m1>+<m2>+...`` or
-``vote:<m1>+<m2>+...`` (:func:`parse`).
+``vote:<m1>+<m2>+...`` (:func:`parse`); the published ensembles have names
+of their own (:data:`ALIASES`): ``az_nas`` is AZ-NAS's final score.
 """
 
 from __future__ import annotations
@@ -33,9 +34,13 @@ import scipy.stats
 
 from .vote import vote as _vote
 
-__all__ = ["RULES", "Ensemble", "ensemble_rows", "is_spec", "log_rank", "member_ranks", "parse", "vote"]
+__all__ = ["ALIASES", "RULES", "Ensemble", "ensemble_rows", "is_spec", "log_rank", "member_ranks", "parse", "vote"]
 
 RULES = ("rank", "vote")
+ALIASES = {
+    # AZ-NAS (Lee & Ham 2024): expressivity, progressivity, trainability and complexity (FLOPs), by log-rank.
+    "az_nas": "rank:az_expressivity+az_progressivity+az_trainability+flops",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +54,7 @@ class Ensemble:
 
     rule: str
     members: tuple[str, ...]
+    label: str | None = None
 
     def __post_init__(self):
         if self.rule not in RULES:
@@ -59,9 +65,14 @@ class Ensemble:
             raise ValueError(f"ensemble members repeat: {'+'.join(self.members)}")
 
     @property
-    def name(self) -> str:
+    def spec(self) -> str:
         """The spec string, e.g. ``rank:synflow+jacob_cov``."""
         return f"{self.rule}:{'+'.join(self.members)}"
+
+    @property
+    def name(self) -> str:
+        """The column name: its alias (``az_nas``), else its spec string."""
+        return self.label or self.spec
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -79,12 +90,14 @@ class Ensemble:
 
 
 def is_spec(name: str) -> bool:
-    """Whether a proxy selection name is an ensemble spec (``rank:...`` / ``vote:...``)."""
-    return isinstance(name, str) and name.split(":", 1)[0] in RULES and ":" in name
+    """Whether a proxy selection name is an ensemble (``rank:...``, ``vote:...`` or an alias)."""
+    return isinstance(name, str) and (name in ALIASES or (":" in name and name.split(":", 1)[0] in RULES))
 
 
 def parse(spec: str) -> Ensemble:
-    """An :class:`Ensemble` from ``rule:m1+m2+...``; ValueError naming the problem otherwise."""
+    """An :class:`Ensemble` from ``rule:m1+m2+...`` or an alias; ValueError naming the problem otherwise."""
+    if spec in ALIASES:
+        return dataclasses.replace(parse(ALIASES[spec]), label=spec)
     rule, sep, rest = spec.partition(":")
     if not sep or rule not in RULES:
         raise ValueError(f"an ensemble is written rank:<a>+<b>... or vote:<a>+<b>..., got {spec!r}")

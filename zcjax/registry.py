@@ -63,6 +63,14 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
           "output on one image (MeCo)", ("nb201",)),
     Proxy("zico", ("zico",), False, True, "sum over layers of log sum mean|g| / std(g) over 2 half-batches (ZiCo)",
           ("nb201",)),
+    Proxy("az_expressivity", ("az",), False, False, "sum over blocks of the eigenvalue entropy of the feature "
+          "covariance, Gaussian input (AZ-NAS)", ("nb201",)),
+    Proxy("az_progressivity", ("az",), False, False, "smallest increase of that entropy from block to block "
+          "(AZ-NAS)", ("nb201",)),
+    Proxy("az_trainability", ("az",), False, False, "mean over blocks of 2 - s - 1/s, s: spectral norm of the "
+          "block's Jacobian probed with Rademacher vectors (AZ-NAS)", ("nb201",)),
+    Proxy("zen", ("zen",), False, False, "log |f(x) - f(x + 0.01 e)| before pooling + sum of log BatchNorm "
+          "scales, Gaussian x (Zen-NAS)", ("nb201",)),
     Proxy("epe_nas", ("jacobian",), False, True, "sum over classes of |sum log(|corr| + 1e-5)| of the input "
           "Jacobians (EPE-NAS)", ("nb201",)),
 )}

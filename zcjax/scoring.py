@@ -35,6 +35,8 @@ import jax.numpy as jnp
 import optax
 
 from .proxies.activation import meco_score, nwot_kernel, nwot_score, swap_score, tap_list
+from .proxies.az_nas import expressivity_progressivity, rademacher_cotangents, trainability
+from .proxies.zen import MIXUP_GAMMA, zen_score
 from .proxies.zico import zico_layers
 from .proxies._tree import (Tree, array_module, kernels, layer_reduce, map_layers, mask_vector, replace_kernels,
                            row_sums, unflatten_like)
@@ -51,7 +53,46 @@ FLOAT64_PROXIES = ("synflow", "synflow_bn", "jacob_cov", "epe_nas", "nwot")
 # Proxies with a float32 part that hands an array to the float64 stage.
 HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot")
 SWAP_SAMPLES = 16  # SWAP's batch
-RELU_TAPS, MODULE_TAPS = "relu_taps", "module_taps"  # the network's tap collections (zcjax.spaces.nb201.network)
+# The network's tap collections (zcjax.spaces.nb201.network).
+RELU_TAPS, MODULE_TAPS, BLOCK_TAPS, BLOCK_PERTURBATIONS = "relu_taps", "module_taps", "block_taps", "block_perturbations"
+BN_TAPS, PRE_GAP_TAPS = "bn_taps", "pre_gap_taps"
+GAUSSIAN_SEED = 0  # the Gaussian images (and AZ-NAS's Rademacher probes) every cell sees
+GAUSSIAN_BATCH = 64  # AZ-NAS's batch
+
+
+def gaussian_images(n: int, height: int, width: int) -> jax.Array:
+    """The fixed batch of N(0, 1) images (NHWC) that the Gaussian-input proxies read, the same for every cell."""
+    return jax.random.normal(jax.random.key(GAUSSIAN_SEED), (n, height, width, 3), jnp.float32)
+
+
+def zen_of(model: Any, params: Tree, ops: jax.Array | None, images: jax.Array) -> jax.Array:
+    """Zen-NAS's score of one network (:mod:`zcjax.proxies.zen`): ``images`` and a second Gaussian batch."""
+    noise = jax.random.normal(jax.random.fold_in(jax.random.key(GAUSSIAN_SEED), 2), images.shape, images.dtype)
+
+    def run(inputs):
+        _, state = model.apply({"params": params}, *_call_args(inputs, ops), mutable=[BN_TAPS, PRE_GAP_TAPS])
+        return tap_list(state[PRE_GAP_TAPS])[0][0], tap_list(state[BN_TAPS])
+
+    (f1, bn1), (f2, bn2) = run(images), run(images + MIXUP_GAMMA * noise)
+    return zen_score(f1, f2, bn1, bn2)
+
+
+def az_nas_scores(model: Any, params: Tree, ops: jax.Array | None, images: jax.Array) -> dict[str, jax.Array]:
+    """AZ-NAS's expressivity, progressivity and trainability of one network (:mod:`zcjax.proxies.az_nas`)."""
+    def features(perturbations):
+        _, state = model.apply({"params": params, BLOCK_PERTURBATIONS: perturbations}, *_call_args(images, ops),
+                               mutable=[BLOCK_TAPS])
+        return list(state[BLOCK_TAPS]["features"])
+
+    shapes = jax.eval_shape(features, {})
+    zeros = {f"block{i}": jnp.zeros(s.shape, s.dtype) for i, s in enumerate(shapes[:-1], 1)}
+    feats, pull_back = jax.vjp(features, zeros)
+    probes = rademacher_cotangents(jax.random.fold_in(jax.random.key(GAUSSIAN_SEED), 1),
+                                   [f.shape for f in feats[1:]])
+    (g_in,) = pull_back([jnp.zeros_like(feats[0])] + probes)
+    expressivity, progressivity = expressivity_progressivity(feats)
+    return {"az_expressivity": expressivity, "az_progressivity": progressivity,
+            "az_trainability": trainability([g_in[f"block{i}"] for i in range(1, len(feats))], probes)}
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -126,6 +167,10 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
         extra["swap"] = swap_score(taps(RELU_TAPS, x[:samples]), samples)
     if "meco" in passes:
         extra["meco"] = meco_score(taps(MODULE_TAPS, x[:1]))
+    if "az" in passes:
+        extra.update(az_nas_scores(model, params, ops, gaussian_images(GAUSSIAN_BATCH, *x.shape[1:3])))
+    if "zen" in passes:
+        extra["zen"] = zen_of(model, params, ops, gaussian_images(GAUSSIAN_BATCH, *x.shape[1:3]))
     if "zico" in passes:
         if x.shape[0] < 2:
             raise ValueError("zico needs a minibatch of at least 2 images (it splits it in two batches)")

@@ -75,6 +75,11 @@ def variance_scaling(scale: float, mode: str, distribution: str) -> Initializer:
     return init
 
 
+def normal(stddev: float) -> Initializer:
+    """``jax.random.normal(key, shape, dtype) * stddev``."""
+    return lambda key, shape, dtype=jnp.float32: jnp.asarray(draws(key, "normal", shape, dtype) * np.asarray(stddev, dtype))
+
+
 def uniform(bound: float) -> Initializer:
     """``jax.random.uniform(key, shape, dtype, -bound, bound)``."""
     return lambda key, shape, dtype=jnp.float32: jnp.asarray(draws(key, "uniform", shape, dtype, -bound, bound))

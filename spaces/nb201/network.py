@@ -25,7 +25,14 @@ every module of the reference network (the MeCo hooks: every op, container,
 conv, BatchNorm, ReLU, pool, cell) is sown there, one entry per distinct
 tensor with ``weight`` = how many reference modules return it. In the
 arch-as-data network the weight of a candidate op's tap is 0 unless the cell
-selects it. Neither collection costs anything when it is not asked for.
+selects it. :data:`BN_TAPS` holds the input of every BatchNorm that runs,
+:data:`PRE_GAP_TAPS` the features before global pooling (Zen-NAS). When :data:`BLOCK_TAPS` is mutable, the output of the stem and
+of every cell and reduction block (AZ-NAS's features) is sown there in
+order, and each block reads its input through ``stop_gradient`` plus the
+variable ``block<i>`` of :data:`BLOCK_PERTURBATIONS` when given: the
+gradient of the perturbation of block i is the vector-Jacobian product of
+that block alone. None of the collections costs anything when it is not
+asked for.
 
 The layers' arithmetic is in jitted functions (:func:`layer_output`,
 :func:`batch_stat_norm`, the pools). Inside a jitted program XLA inlines them:
@@ -57,7 +64,11 @@ NONE, AVG_POOL, CONV3, CONV1, SKIP = range(5)
 NON_CONV = -1
 RELU_TAPS = "relu_taps"
 MODULE_TAPS = "module_taps"
-WEIGHT_INITS = ("pytorch", "kaiming", "xavier", "zero")
+BLOCK_TAPS = "block_taps"
+BN_TAPS = "bn_taps"
+PRE_GAP_TAPS = "pre_gap_taps"
+BLOCK_PERTURBATIONS = "block_perturbations"
+WEIGHT_INITS = ("pytorch", "kaiming", "xavier", "normal", "zero")
 BIAS_INITS = ("pytorch", "zero", "one")
 
 
@@ -68,6 +79,8 @@ def _weight_init(scheme: str) -> initializers.Initializer:
         return initializers.variance_scaling(2.0, "fan_in", "normal")
     if scheme == "xavier":  # torch.nn.init.xavier_normal_
         return initializers.variance_scaling(1.0, "fan_avg", "normal")
+    if scheme == "normal":  # N(0, 1): Zen-NAS's and SWAP's own initialisation
+        return initializers.normal(1.0)
     if scheme == "zero":
         return initializers.constant(0.0)
     raise ValueError(f"unknown weight init {scheme!r}; expected one of {WEIGHT_INITS}")
@@ -224,6 +237,8 @@ def _conv_taps(module: nn.Module, x: jax.Array, z: jax.Array, out: jax.Array, we
     or the conv's when there is no BatchNorm (``out is z``).
     """
     weight = jnp.asarray(weight, jnp.float32)
+    if out is not z:
+        tap(module, BN_TAPS, z, weight)
     tap(module, RELU_TAPS, x, weight)
     tap(module, MODULE_TAPS, lambda: jax.nn.relu(x), weight)
     if out is z:
@@ -342,6 +357,26 @@ class Reduction(nn.Module):
         return out
 
 
+class _BlockTaps:
+    """Runs the blocks after the stem, sowing their outputs (and isolating their inputs) for BLOCK_TAPS."""
+
+    def __init__(self, network: nn.Module, stem_out: jax.Array):
+        self.network, self.count = network, 0
+        self.active = network.is_mutable_collection(BLOCK_TAPS)
+        if self.active:
+            network.sow(BLOCK_TAPS, "features", stem_out)
+
+    def __call__(self, block: nn.Module, x: jax.Array, *args: Any) -> jax.Array:
+        if not self.active:
+            return block(x, *args)
+        self.count += 1
+        perturbation = self.network.get_variable(BLOCK_PERTURBATIONS, f"block{self.count}")
+        x = jax.lax.stop_gradient(x)
+        out = block(x if perturbation is None else x + perturbation, *args)
+        self.network.sow(BLOCK_TAPS, "features", out)
+        return out
+
+
 class NB201Network(nn.Module):
     """The NAS-Bench-201 network (stem, 3 stages of cells, 2 reductions, head).
 
@@ -387,24 +422,28 @@ class NB201Network(nn.Module):
         y = SaliencyLayer((3, 3, 3, c), False, name="stem", **inits)(x)
         tap(self, MODULE_TAPS, y)
         if use_bn:
+            tap(self, BN_TAPS, y)
             y = BatchStatNorm(name="stem_bn")(y)
         tap(self, MODULE_TAPS, y, 2.0 if use_bn else 1.0)  # the stem and its Sequential (and the BatchNorm)
         if use_bn:
             tap(self, MODULE_TAPS, y)
+        blocks = _BlockTaps(self, y)
         for stage in (1, 2, 3):
             if stage > 1:
-                y = Reduction(c // 2, c, name=f"reduction{stage - 1}", **inits)(y)
+                y = blocks(Reduction(c // 2, c, name=f"reduction{stage - 1}", **inits), y)
             for i in range(self.cells_per_stage):
-                y = Cell(c, self.arch, use_bn, name=f"cell{stage}_{i}", **inits)(y, ops)
+                y = blocks(Cell(c, self.arch, use_bn, name=f"cell{stage}_{i}", **inits), y, ops)
             tap(self, MODULE_TAPS, y)  # the stage's Sequential of cells
             c *= 2
         c //= 2
         if use_bn:
+            tap(self, BN_TAPS, y)
             y = BatchStatNorm(name="lastact_bn")(y)
             tap(self, MODULE_TAPS, y)
         tap(self, RELU_TAPS, y)
         y = nn.relu(y)
         tap(self, MODULE_TAPS, y, 2.0 if use_bn else 1.0)  # the ReLU (and lastact's Sequential)
+        tap(self, PRE_GAP_TAPS, y)
         y = y.mean(axis=(1, 2))
         return SaliencyLayer((c, self.num_classes), True, name="classifier", **inits)(y)
 
