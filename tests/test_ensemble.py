@@ -92,3 +92,26 @@ def test_evaluate_cli_scores_an_ensemble_of_a_file(tmp_path, capsys):
     assert "vote:good+other" in capsys.readouterr().out
     assert evaluate.main([str(path), "--proxies", "rank:good+nope"]) == 2
     assert "needs nope" in capsys.readouterr().err
+
+
+def test_evaluate_joins_files_on_their_shared_cells_and_refuses_a_conflict(tmp_path, capsys):
+    from zcjax.spaces.nb201 import benchmark
+
+    rng = np.random.default_rng(2)
+    idx = rng.choice(15625, 60, replace=False)
+    acc = benchmark.accuracies("cifar10", "val")[idx]
+    a, b, c = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "c.jsonl"
+    a.write_text("".join(json.dumps({"index": int(i), "p": float(v), "flops": float(i)}) + "\n"
+                         for i, v in zip(idx, acc)))
+    # b holds 40 of the cells, in another order, and the same flops.
+    b.write_text("".join(json.dumps({"index": int(i), "q": float(-v), "flops": float(i)}) + "\n"
+                         for i, v in list(zip(idx, acc))[20:][::-1]))
+    c.write_text("".join(json.dumps({"index": int(i), "flops": 1.0}) + "\n" for i in idx))
+    rows = evaluate.evaluate([a, b], proxies="p,q,rank:p+-q", n_bootstrap=0)
+    assert [r["n"] for r in rows] == [40, 40, 40]
+    rho = {r["proxy"]: r["spearman"] for r in rows}
+    assert rho["p"] == pytest.approx(1.0) and rho["q"] == pytest.approx(-1.0) and rho["rank:p+-q"] == pytest.approx(1.0)
+    assert evaluate.main([str(a), str(b), "--bootstrap", "0", "--proxies", "p"]) == 0
+    assert "joined 2 files on the 40 cells" in capsys.readouterr().err
+    assert evaluate.main([str(a), str(c), "--bootstrap", "0"]) == 2
+    assert "column flops differs" in capsys.readouterr().err

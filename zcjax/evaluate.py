@@ -242,6 +242,51 @@ def _load(path: str | os.PathLike, dataset: str | None, split: str | None,
     return dataset, indices, _proxy_columns(path, rows, columns), accuracy_table[indices], None
 
 
+def _load_joined(paths: str | os.PathLike | Sequence[str | os.PathLike], dataset: str | None, split: str | None,
+                 space: str | None = None) -> tuple[str, np.ndarray, dict[str, np.ndarray], np.ndarray, Any]:
+    """:func:`_load` of one file, or of several NAS-Bench-201 files joined on their cells.
+
+    Files of one run's cells scored by separate runs (other proxies, other
+    initialisations) are joined by benchmark index: the cells in every file,
+    in the first file's order. A column in several files must hold the same
+    values on those cells (e.g. flops), else the join is refused.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        return _load(paths, dataset, split, space)
+    paths = [os.fspath(p) for p in paths]
+    if len(paths) == 1:
+        return _load(paths[0], dataset, split, space)
+    loaded = [_load(p, dataset, split, space) for p in paths]
+    if any(part[4] is not None for part in loaded):
+        raise ValueError("joining several scores files is supported for NAS-Bench-201 files only")
+    datasets = {part[0] for part in loaded}
+    if len(datasets) > 1:
+        raise ValueError(f"the files are scored on different datasets ({', '.join(sorted(datasets))}): "
+                         f"{', '.join(paths)}")
+    common = set(loaded[0][1].tolist())
+    for part in loaded[1:]:
+        common &= set(part[1].tolist())
+    if not common:
+        raise ValueError(f"the files share no cell: {', '.join(paths)}")
+    first_indices = loaded[0][1]
+    keep = np.array([i in common for i in first_indices.tolist()])
+    indices = first_indices[keep]
+    scores: dict[str, np.ndarray] = {}
+    origin: dict[str, str] = {}
+    for path, (_, idx, cols, _, _) in zip(paths, loaded):
+        position = {int(i): k for k, i in enumerate(idx.tolist())}
+        rows = np.array([position[int(i)] for i in indices])
+        for name, values in cols.items():
+            values = values[rows]
+            if name in scores:
+                if not np.allclose(scores[name], values, rtol=1e-6, equal_nan=True):
+                    raise ValueError(f"column {name} differs between {origin[name]} and {path}: score one of them "
+                                     "under another name or leave it out")
+                continue
+            scores[name], origin[name] = values, path
+    return loaded[0][0], indices, scores, loaded[0][3][keep], None
+
+
 def _proxy_columns(path: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> dict[str, np.ndarray]:
     """Every all-numeric column other than index and the accuracies, as float64 (null: NaN)."""
     scores: dict[str, np.ndarray] = {}
@@ -449,13 +494,15 @@ def evaluate_arrays(indices: Any, scores: Mapping[str, Any], acc: Any, proxies: 
     return rows
 
 
-def evaluate(path: str | os.PathLike, dataset: str | None = None, split: str | None = None,
-             proxies: str | Iterable[str] | None = "all", n_bootstrap: int = 1000,
+def evaluate(path: str | os.PathLike | Sequence[str | os.PathLike], dataset: str | None = None,
+             split: str | None = None, proxies: str | Iterable[str] | None = "all", n_bootstrap: int = 1000,
              seed: int = 0, space: str | None = None) -> list[dict[str, Any]]:
     """Evaluates every proxy of a scores file against the benchmark accuracy.
 
     Args:
-      path: a .jsonl or .csv scores file.
+      path: a .jsonl or .csv scores file, or several NAS-Bench-201 files of
+        the same dataset, joined on the cells they all hold (a column in
+        several must agree).
       dataset: 'cifar10', 'cifar100' or 'ImageNet16-120'; None: the file's
         (see :func:`load_scores`).
       split: 'train', 'val' or 'test'.
@@ -482,7 +529,7 @@ def evaluate(path: str | os.PathLike, dataset: str | None = None, split: str | N
     """
     if n_bootstrap < 0:
         raise ValueError(f"the number of bootstrap replicates must be >= 0, got {n_bootstrap}")
-    dataset, indices, scores, acc, neighbours = _load(path, dataset, split, space)
+    dataset, indices, scores, acc, neighbours = _load_joined(path, dataset, split, space)
     split = ("val" if split is None else split) if neighbours is None else "benchmark"
     return evaluate_arrays(indices, scores, acc, proxies, n_bootstrap, seed, dataset, split, neighbours)
 
@@ -574,7 +621,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line parser (errors raise instead of exiting)."""
     p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0],
                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("scores", help="a .jsonl or .csv scores file (from python -m zcjax.score)")
+    p.add_argument("scores", nargs="+", help="a .jsonl or .csv scores file (from python -m zcjax.score); several "
+                                             "NAS-Bench-201 files are joined on the cells they share")
     p.add_argument("--dataset", default=None,
                    help="cifar10 | cifar100 | ImageNet16-120 (default: the file's, from its recorded settings or "
                         "accuracy columns; else cifar10). One that contradicts the file is refused")
@@ -613,7 +661,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise _UsageError(f"unknown split {args.split!r}; valid splits are {', '.join(benchmark.SPLITS)}")
         if args.out_dir and os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
             raise _UsageError(f"--out-dir {args.out_dir} is not a folder")
-        dataset, *data, neighbours = _load(args.scores, args.dataset, args.split, args.space)
+        dataset, *data, neighbours = _load_joined(args.scores, args.dataset, args.split, args.space)
+        if len(args.scores) > 1:
+            print(f"{PROG}: joined {len(args.scores)} files on the {len(data[0])} cells they share",
+                  file=sys.stderr)
         split = ("val" if args.split is None else args.split) if neighbours is None else "benchmark"
         rows = evaluate_arrays(*data, proxies=args.proxies, n_bootstrap=args.bootstrap, seed=args.seed,
                                dataset=dataset, split=split, neighbours=neighbours)
@@ -624,7 +675,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.out_dir:
             os.makedirs(args.out_dir, exist_ok=True)
             with open(os.path.join(args.out_dir, "evaluation.md"), "w") as f:
-                f.write(f"# Proxy evaluation: {os.path.basename(os.fspath(args.scores))}\n\n" + table)
+                f.write(f"# Proxy evaluation: {', '.join(os.path.basename(p) for p in args.scores)}\n\n" + table)
             write_csv(rows, os.path.join(args.out_dir, "evaluation.csv"))
             if args.plots:
                 scatter_plots(tuple(data), args.out_dir, [r["proxy"] for r in rows], dataset, split)
