@@ -80,12 +80,3 @@ def test_features_are_the_stem_and_block_outputs_and_each_pull_back_is_that_bloc
         assert not np.any(np.asarray(through_network[k]))  # the other blocks are cut off
     cell = Cell(4, tuple(ops), True, "kaiming", "zero")
     assert cell.apply({"params": params["cell1_0"]}, feats[0]).shape == feats[1].shape
-
-
-def test_an_identity_cell_has_no_trainability():
-    # Node 3 is a skip of node 0 and nothing else: every cell is the identity.
-    arch = "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
-    net = nb201.NB201Network(arch=tuple(nb201.arch_to_ops(arch)), **SMALL)
-    images = gaussian_images(4, 16, 16)
-    params = net.init(jax.random.key(0), images[:1])["params"]
-    assert float(az_nas_scores(net, params, None, images)["az_trainability"]) == -math.inf

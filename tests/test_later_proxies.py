@@ -15,7 +15,8 @@ from zcjax.spaces import nb201
 
 SMALL = dict(channels=4, cells_per_stage=1)
 ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
-LATER = "nwot,swap,meco,zico,epe_nas"
+IDENTITY = "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"  # every cell is the identity
+LATER = "nwot,swap,meco,zico,epe_nas,zen,az_expressivity,az_progressivity,az_trainability"
 
 
 def test_epe_nas_matches_numpy_per_class_correlations():
@@ -32,29 +33,35 @@ def test_epe_nas_matches_numpy_per_class_correlations():
         assert math.isnan(float(epe_nas_score(jnp.asarray(jac), jnp.asarray(labels), 10)))
 
 
-def _rows(strategy, chunk=None):
+def _rows(strategy, chunk=None, proxies=LATER, archs=(ALL_NONE, nb201.arch_at(9000), IDENTITY)):
     x, y = get_minibatch("cifar10", 16)
-    cells = [(nb201.index_of(a), a) for a in (ALL_NONE, nb201.arch_at(9000))]
-    config = zcjax.ScoreConfig(proxies=LATER, strategy=strategy, chunk_size=chunk, **SMALL)
+    cells = [(nb201.index_of(a), a) for a in archs]
+    config = zcjax.ScoreConfig(proxies=proxies, strategy=strategy, chunk_size=chunk, **SMALL)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         rows = zcjax.score_cells(cells, config, x, y)
     message = " ".join(str(w.message) for w in caught if issubclass(w.category, zcjax.NumericalWarning))
-    assert "nwot" in message and "epe_nas" in message
+    assert "nwot" in message and "az_trainability" in message
     return rows
 
 
-def test_a_dead_cell_is_nan_with_a_warning_and_the_run_goes_on():
-    dead, live = _rows("per-cell")
-    # No path from input to output: the ReLU codes agree everywhere (K singular), the Jacobian is 0.
-    assert math.isnan(dead["nwot"]) and math.isnan(dead["epe_nas"])
-    assert all(math.isfinite(live[n]) for n in LATER.split(","))
-    assert dead["swap"] < live["swap"] and live["zico"] > 0
+def test_degenerate_cells_are_nan_with_a_warning_and_the_run_goes_on():
+    dead, identity = _rows("eager", None, "nwot,swap,az_progressivity,az_trainability", (ALL_NONE, IDENTITY))
+    # No path from input to output: the ReLU codes agree everywhere (K singular).
+    assert math.isnan(dead["nwot"]) and dead["swap"] >= 1
+    # Identity cells: AZ-NAS's trainability is -inf by definition (recorded NaN); the rest is defined.
+    assert math.isnan(identity["az_trainability"]) and identity["az_progressivity"] == 0
+    assert math.isfinite(identity["nwot"])
 
 
-@pytest.mark.slow  # two strategies' compiles: about 2 minutes on the 2-core machine
+@pytest.mark.slow  # three strategies' compiles of every later proxy: about 3 minutes on the 2-core machine
 def test_eager_per_cell_and_batched_agree():
     rows = {s: _rows(s, c) for s, c in (("per-cell", None), ("eager", None), ("batched", 2))}
+    dead, live, identity = rows["per-cell"]
+    assert math.isnan(dead["epe_nas"]) and math.isnan(dead["nwot"])
+    assert all(math.isfinite(live[n]) for n in LATER.split(","))
+    assert dead["swap"] < live["swap"] and live["zico"] > 0
+    assert all(math.isfinite(identity[n]) for n in ("nwot", "swap", "meco", "zen", "az_expressivity", "epe_nas"))
     for strategy in ("eager", "batched"):
         for a, b in zip(rows["per-cell"], rows[strategy]):
             for n in LATER.split(","):
