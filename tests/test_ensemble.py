@@ -48,7 +48,7 @@ def test_parse_and_its_errors():
     spec = ensemble.parse("rank:synflow+-grasp")
     assert spec.rule == "rank" and spec.members == ("synflow", "-grasp") and spec.columns == ("synflow", "grasp")
     assert spec.name == "rank:synflow+-grasp"
-    for bad, match in (("mean:a+b", "rank:<a>"), ("rank:", "named members"), ("rank:a+a", "repeat"),
+    for bad, match in (("mean:a+b", "ranksum:<a>"), ("rank:", "named members"), ("rank:a+a", "repeat"),
                        ("rank:a++b", "named members")):
         with pytest.raises(ValueError, match=match):
             ensemble.parse(bad)
@@ -62,6 +62,13 @@ def test_az_nas_is_the_log_rank_of_its_three_scores_and_flops():
     assert spec.name == "az_nas" and spec.rule == "rank"
     assert spec.columns == ("az_expressivity", "az_progressivity", "az_trainability", "flops")
     assert ensemble.is_spec("az_nas") and not ensemble.is_spec("synflow")
+
+
+def test_te_nas_sums_the_two_ranks():
+    spec = ensemble.parse("te_nas")
+    assert spec.rule == "ranksum" and spec.columns == ("te_ntk", "te_linear_regions")
+    got = spec({"te_ntk": [3.0, 1.0, 2.0], "te_linear_regions": [1.0, 1.0, 5.0]})
+    np.testing.assert_array_equal(got, [3 + 1.5, 1 + 1.5, 2 + 3])
 
 
 def test_ensemble_rows_adds_a_column_per_spec():

@@ -1,11 +1,12 @@
 """Zero-shot ensembles: several proxies' scores combined by rank, nothing fitted to accuracy.
 
-Two rules, over any set of proxies scored on the same population of cells:
+Three rules, over any set of proxies scored on the same population of cells:
 
 * :func:`log_rank` (AZ-NAS's aggregation): each member ranks the cells
   (1 = lowest score, n = highest, ties averaged), and a cell's ensemble score
   is ``sum over members of log(rank / n)``. A cell must be good on every
   member to score high: one bad rank costs more than a good one gains.
+* :func:`rank_sum` (TE-NAS's): the sum of the members' ranks.
 * :func:`vote` (the zero-cost paper's majority vote, for k members): cell i
   beats cell j when more than half the members score i higher; the score is
   the number of cells beaten.
@@ -34,12 +35,15 @@ import scipy.stats
 
 from .vote import vote as _vote
 
-__all__ = ["ALIASES", "RULES", "Ensemble", "ensemble_rows", "is_spec", "log_rank", "member_ranks", "parse", "vote"]
+__all__ = ["ALIASES", "RULES", "Ensemble", "ensemble_rows", "is_spec", "log_rank", "member_ranks", "parse", "rank_sum",
+           "vote"]
 
-RULES = ("rank", "vote")
+RULES = ("rank", "ranksum", "vote")
 ALIASES = {
     # AZ-NAS (Lee & Ham 2024): expressivity, progressivity, trainability and complexity (FLOPs), by log-rank.
     "az_nas": "rank:az_expressivity+az_progressivity+az_trainability+flops",
+    # TE-NAS (Chen et al. 2021): the sum of the ranks of its two scores.
+    "te_nas": "ranksum:te_ntk+te_linear_regions",
 }
 
 
@@ -86,6 +90,8 @@ class Ensemble:
             raise ValueError(f"ensemble {self.name} needs {', '.join(missing)}, which the scores lack")
         if self.rule == "rank":
             return log_rank(scores, self.members)
+        if self.rule == "ranksum":
+            return rank_sum(scores, self.members)
         return vote(scores, self.members)
 
 
@@ -100,7 +106,8 @@ def parse(spec: str) -> Ensemble:
         return dataclasses.replace(parse(ALIASES[spec]), label=spec)
     rule, sep, rest = spec.partition(":")
     if not sep or rule not in RULES:
-        raise ValueError(f"an ensemble is written rank:<a>+<b>... or vote:<a>+<b>..., got {spec!r}")
+        raise ValueError(f"an ensemble is written rank:<a>+<b>..., ranksum:<a>+<b>... or vote:<a>+<b>..., "
+                         f"got {spec!r}")
     return Ensemble(rule, tuple(m.strip() for m in rest.split("+")))
 
 
@@ -132,6 +139,11 @@ def log_rank(scores: Mapping[str, Any], members: Sequence[str]) -> np.ndarray:
         raise ValueError(f"ensemble members have different lengths: {sorted(n)}")
     size = n.pop()
     return np.sum([np.log(member_ranks(c) / size) for c in columns], axis=0)
+
+
+def rank_sum(scores: Mapping[str, Any], members: Sequence[str]) -> np.ndarray:
+    """TE-NAS's aggregation: the sum of the members' ranks (1 = lowest score, ties averaged, NaN lowest)."""
+    return np.sum([member_ranks(_column(scores, m)) for m in members], axis=0)
 
 
 def vote(scores: Mapping[str, Any], members: Sequence[str]) -> np.ndarray:

@@ -36,6 +36,7 @@ import optax
 
 from .proxies.activation import meco_score, nwot_kernel, nwot_score, swap_score, tap_list
 from .proxies.az_nas import expressivity_progressivity, rademacher_cotangents, trainability
+from .proxies.te_nas import linear_regions, ntk_score
 from .proxies.zen import MIXUP_GAMMA, zen_score
 from .proxies.zico import zico_layers
 from .proxies._tree import (Tree, array_module, kernels, layer_reduce, map_layers, mask_vector, replace_kernels,
@@ -49,9 +50,9 @@ from .proxies.static import flops_layers, l2_norm_layers, param_count
 from .proxies.synflow import synflow_saliency
 from .registry import PROXIES, SSNR_SUFFIXES, base_proxy, needed_passes
 
-FLOAT64_PROXIES = ("synflow", "synflow_bn", "jacob_cov", "epe_nas", "nwot")
+FLOAT64_PROXIES = ("synflow", "synflow_bn", "jacob_cov", "epe_nas", "nwot", "te_ntk")
 # Proxies with a float32 part that hands an array to the float64 stage.
-HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot")
+HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot", "te_ntk")
 SWAP_SAMPLES = 16  # SWAP's batch
 # The network's tap collections (zcjax.spaces.nb201.network).
 RELU_TAPS, MODULE_TAPS, BLOCK_TAPS, BLOCK_PERTURBATIONS = "relu_taps", "module_taps", "block_taps", "block_perturbations"
@@ -63,6 +64,27 @@ GAUSSIAN_BATCH = 64  # AZ-NAS's batch
 def gaussian_images(n: int, height: int, width: int) -> jax.Array:
     """The fixed batch of N(0, 1) images (NHWC) that the Gaussian-input proxies read, the same for every cell."""
     return jax.random.normal(jax.random.key(GAUSSIAN_SEED), (n, height, width, 3), jnp.float32)
+
+
+def ntk_of(model: Any, params: Tree, ops: jax.Array | None, x: jax.Array) -> jax.Array:
+    """The empirical NTK (N, N) of a batch: J J^T, J = d(each image's summed logits) / d(kernels and BN scales)."""
+    def is_weight(path, _):
+        return path[-1].key in ("kernel", "scale")
+
+    flat, tree = jax.tree_util.tree_flatten_with_path(params)
+    chosen = [i for i, (path, leaf) in enumerate(flat) if is_weight(path, leaf)]
+    leaves = [leaf for _, leaf in flat]
+
+    def summed_logits(weights):
+        full = list(leaves)
+        for i, w in zip(chosen, weights):
+            full[i] = w
+        p = jax.tree_util.tree_unflatten(tree, full)
+        return model.apply({"params": p}, *_call_args(x, ops)).sum(axis=1)
+
+    jac = jax.jacrev(summed_logits)([leaves[i] for i in chosen])
+    rows = jnp.concatenate([j.reshape(x.shape[0], -1) for j in jac], axis=1)
+    return jnp.dot(rows, rows.T, precision=jax.lax.Precision.HIGHEST)
 
 
 def zen_of(model: Any, params: Tree, ops: jax.Array | None, images: jax.Array) -> jax.Array:
@@ -162,6 +184,11 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
 
     if "relu" in passes:
         handoff["nwot_kernel"] = nwot_kernel(taps(RELU_TAPS, x))
+    if "linear_regions" in passes:
+        extra["te_linear_regions"] = linear_regions(
+            nwot_kernel(taps(RELU_TAPS, gaussian_images(GAUSSIAN_BATCH, *x.shape[1:3]))))
+    if "ntk" in passes:
+        handoff["ntk"] = ntk_of(model, params, ops, x)
     if "swap" in passes:
         samples = min(SWAP_SAMPLES, x.shape[0])
         extra["swap"] = swap_score(taps(RELU_TAPS, x[:samples]), samples)
@@ -275,6 +302,8 @@ def float64_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
         out["jacob_cov"] = jacob_cov_score(handoff["jacobian"].astype(jnp.float64))
     if "epe_nas" in names and "jacobian" in handoff:
         out["epe_nas"] = epe_nas_score(handoff["jacobian"].astype(jnp.float64), handoff["labels"], model.num_classes)
+    if "te_ntk" in names and "ntk" in handoff:
+        out["te_ntk"] = ntk_score(handoff["ntk"].astype(jnp.float64))
     if "nwot" in names and "nwot_kernel" in handoff:
         out["nwot"] = nwot_score(handoff["nwot_kernel"].astype(jnp.float64))
     return out
