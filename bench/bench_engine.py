@@ -31,7 +31,7 @@ from _report import HERE, Timer, machine, write_section
 
 GOLDEN = os.path.join(HERE, "..", "tests", "data", "golden_nb201")
 GROUPS = {
-    "whole set (11 proxies + 12 SSNR)": "all",
+    "whole set (11 proxies + 12 SSNR)": "paper",
     "grad_norm, snip, plain (+SSNR)": "grad_norm,snip,plain,snip_ssnr,snip_ssnr_layerwise,plain_ssnr,plain_ssnr_layerwise",
     "fisher (+SSNR)": "fisher,fisher_ssnr,fisher_ssnr_layerwise",
     "grasp (+SSNR)": "grasp,grasp_ssnr,grasp_ssnr_layerwise",

@@ -1,0 +1,149 @@
+"""The later proxies and the zero-shot ensembles on NAS-Bench-201, beside the published values.
+
+    python results/nb201/later.py            # writes results/nb201/later.md
+
+Reads the committed score files of the 1,000-cell sample (seed 0) and joins them on
+their cells (zcjax.evaluate): the paper's proxies (run_data_sample.sh, CIFAR-10),
+the later data proxies (run_later_sample.sh, CIFAR-10) and AZ-NAS's scores under
+its own initialisation (run_az_sample.sh, every dataset), and for CIFAR-100 and
+ImageNet16-120 the full-space data-free files (run_data_free.sh), restricted to the
+sample's cells. A file not there yet (or still being written, uncompressed) is used
+as far as it goes; the table says how many cells each row has.
+
+Three kinds of rows:
+* each proxy alone;
+* zero-shot ensembles whose members are fixed here, before any evaluation
+  (ENSEMBLES): nothing is fitted to accuracy;
+* a member selection that does look at accuracy, reported in its own column and
+  only cross-validated: greedy forward selection of up to 4 log-rank members on one
+  half of the cells, Spearman on the other half (both ways, seeded halves).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+from zcjax import ensemble, evaluate
+from zcjax.stats import spearman
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+LATER = ("nwot", "swap", "meco", "zico", "epe_nas", "te_ntk", "te_linear_regions", "zen",
+         "az_expressivity", "az_progressivity", "az_trainability")
+PUBLISHED = {  # Spearman, CIFAR-10 / CIFAR-100 / ImageNet16-120 (docs/PROXIES.md)
+    "nwot": (0.762, 0.799, 0.794), "zico": (0.802, 0.809, 0.779), "zen": (0.103, 0.072, 0.109),
+    "te_nas": (0.722, 0.723, 0.709), "az_nas": (0.913, 0.900, 0.886), "meco": (0.894, 0.883, 0.845),
+    "synflow": (0.74, 0.76, 0.75), "jacob_cov": (0.73, 0.71, 0.71),
+}
+PROTOCOL = {
+    "nwot": "ours: the run's minibatch of 64, each ReLU once; theirs: 128 images, conv ReLUs counted twice",
+    "meco": "ours: the first image of the minibatch; theirs: one augmented training image",
+    "zico": "ours: the two halves (32 + 32) of the minibatch; theirs (AZ-NAS port): two batches of 64",
+    "epe_nas": "ours: the minibatch of 64; theirs: 256 images",
+    "az_nas": "Kaiming fan-in weights, zero biases, 64 Gaussian images (as theirs); FLOPs: ours",
+}
+# Zero-shot ensembles, members fixed a priori: one per family of signal (gradient
+# saliency, input Jacobian, activations), and AZ-NAS's data-free four with synflow's SSNR.
+ENSEMBLES = {
+    "cifar10": ("rank:synflow_ssnr_layerwise+jacob_cov",
+                "rank:synflow_ssnr_layerwise+jacob_cov+meco",
+                "rank:synflow_ssnr_layerwise+jacob_cov+meco+nwot",
+                "az_nas",
+                "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise",
+                "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise+jacob_cov+meco"),
+    "data-free": ("az_nas",
+                  "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise",
+                  "rank:az_expressivity+az_trainability+synflow_ssnr_layerwise"),
+}
+
+
+def _file(name: str) -> str | None:
+    for candidate in (name + ".gz", name):
+        path = os.path.join(HERE, candidate)
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def _files(dataset: str) -> list[str]:
+    names = ([f"{dataset}_sample1000_all.jsonl", f"{dataset}_sample1000_later.jsonl"] if dataset == "cifar10"
+             else [f"{dataset}_data_free.jsonl"]) + [f"{dataset}_sample1000_az.jsonl"]
+    return [p for p in map(_file, names) if p]
+
+
+def _cv_selection(scores: dict[str, np.ndarray], acc: np.ndarray, candidates: list[str], k: int = 4,
+                  seed: int = 0) -> tuple[float, list[list[str]]]:
+    """Held-out Spearman of greedy log-rank member selection, 2 folds both ways."""
+    order = np.random.default_rng(seed).permutation(acc.size)
+    folds = order[: acc.size // 2], order[acc.size // 2:]
+    held, chosen = [], []
+    for fit, test in (folds, folds[::-1]):
+        members: list[str] = []
+        best = -np.inf
+        for _ in range(k):
+            trials = {}
+            for c in candidates:
+                if c in members:
+                    continue
+                trial = members + [c]
+                rho = spearman(ensemble.log_rank({m: scores[m][fit] for m in trial}, trial), acc[fit])
+                if np.isfinite(rho):
+                    trials[c] = rho
+            if not trials:
+                break
+            pick = max(trials, key=lambda c: trials[c])
+            if trials[pick] <= best:
+                break
+            members.append(pick)
+            best = trials[pick]
+        held.append(spearman(ensemble.log_rank({m: scores[m][test] for m in members}, members), acc[test]))
+        chosen.append(members)
+    return float(np.mean(held)), chosen
+
+
+def _fmt(v: float) -> str:
+    return "–" if v is None or not np.isfinite(v) else f"{v:.3f}"
+
+
+def main() -> int:
+    out = ["# The later proxies and zero-shot ensembles on NAS-Bench-201 (1,000-cell sample)", "",
+           "Made by `python results/nb201/later.py` from the score files named below; Spearman rho with the "
+           "benchmark's test accuracy (200 epochs, mean over seeds; the later papers' column) and, in brackets, "
+           "with the validation accuracy. Published values: docs/PROXIES.md.", ""]
+    for dataset in DATASETS:
+        files = _files(dataset)
+        if not files:
+            continue
+        loaded = {split: evaluate._load_joined(files, dataset, split) for split in ("test", "val")}
+        _, indices, scores, acc_test, _ = loaded["test"]
+        acc_val = loaded["val"][3]
+        out += [f"## {dataset}", "", "Files: " + ", ".join(f"`{os.path.basename(f)}`" for f in files)
+                + f"; {indices.size} cells shared.", "",
+                "| proxy | cells | rho test [val] | published | protocol |", "| --- | --- | --- | --- | --- |"]
+        names = [n for n in (*LATER, "synflow", "synflow_ssnr_layerwise", "jacob_cov", "flops") if n in scores]
+        specs = [s for s in ENSEMBLES["cifar10" if dataset == "cifar10" else "data-free"]
+                 if all(c in scores for c in ensemble.parse(s).columns)]
+        col = DATASETS.index(dataset)
+        for name in names + specs:
+            values = scores[name] if name in scores else ensemble.parse(name)(scores)
+            cells = int(np.sum(np.isfinite(values)))
+            pub = PUBLISHED.get(name)
+            out.append(f"| {name} | {cells} | {_fmt(spearman(values, acc_test))} [{_fmt(spearman(values, acc_val))}] "
+                       f"| {_fmt(pub[col]) if pub else ''} | {PROTOCOL.get(name, '')} |")
+        candidates = [n for n in names if n != "flops"] + ["flops"]
+        rho, chosen = _cv_selection(scores, acc_test, candidates)
+        out += ["", f"Member selection fitted on accuracy (2-fold cross-validated, greedy log-rank, up to 4): held-out "
+                f"rho {_fmt(rho)}; members chosen on each half: "
+                + "; ".join("+".join(c) for c in chosen) + ".", ""]
+    text = "\n".join(out) + "\n"
+    with open(os.path.join(HERE, "later.md"), "w") as f:
+        f.write(text)
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
