@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from _report import HERE, Timer, machine, write_section
+from _report import HERE, machine, write_section
 from bench_engine import run_in_process, sample_cells
 
 GOLDEN = os.path.join(HERE, "..", "tests", "data", "golden_nb201")

@@ -47,6 +47,7 @@ from .spaces.nb201.arch import arch_to_ops, ops_to_arch
 from .spaces.nb201.network import NB201Network, conv_pattern
 
 STRATEGIES = ("auto", "eager", "per-cell", "batched")
+PRECISIONS = ("float32", "float64")
 # Seconds measured on the 2-vCPU development CPU with a minibatch of 64 (bench/RESULTS.md,
 # bench/NOTES.md), keyed by whether a proxy needs data: compile and run per cell of a
 # static cell program, of a conv-pattern program, of the batched program, and the eager
@@ -74,6 +75,11 @@ class ScoreConfig:
       bias_init: 'pytorch', 'zero' or 'one'.
       channels: channels of the first stage (16 in the benchmark; smaller for tests).
       cells_per_stage: cells per stage (5 in the benchmark).
+      precision: 'float32' (the reference's: float32, with synflow, synflow_bn and
+        the float64 ends of jacob_cov, epe_nas, nwot and te_ntk in float64) or
+        'float64' (every proxy in float64, a separate program: for exact
+        comparison with a float64 reference; the weights are drawn in float32
+        and cast, so both precisions score the same networks).
     """
 
     proxies: tuple[str, ...] = tuple(registry.all_names())
@@ -85,12 +91,15 @@ class ScoreConfig:
     bias_init: str = "pytorch"
     channels: int = 16
     cells_per_stage: int = 5
+    precision: str = "float32"
 
     def __post_init__(self):
         object.__setattr__(self, "proxies", registry.resolve(self.proxies, engine="nb201"))
         object.__setattr__(self, "dataset", benchmark.dataset_info(self.dataset).name)
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; expected one of {', '.join(STRATEGIES)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}")
 
     @property
     def needs_data(self) -> bool:
@@ -205,7 +214,12 @@ class Scorer:
         return self._finish(ops, self._run_stages(stage32, stage64, params, jnp.asarray(ops, jnp.int32)))
 
     def _run_stages(self, stage32, stage64, params, *extra):
-        out32 = stage32(params, *extra, self.x, self.y) if self.f32_names else {}
+        if self.config.precision == "float64":
+            with jax.enable_x64(True):
+                out32 = stage32(_to_float64(params), *extra, self.x.astype(jnp.float64), self.y) \
+                    if self.f32_names else {}
+        else:
+            out32 = stage32(params, *extra, self.x, self.y) if self.f32_names else {}
         handoff = out32.pop("handoff", {}) if self.f32_names else {}
         out64 = {}
         if self.f64_names:
@@ -352,6 +366,11 @@ class Scorer:
             for j, (index, cell_ops) in enumerate(part):
                 row_values = {n: v[j] for n, v in values.items()}
                 yield {"index": index, "arch": ops_to_arch(cell_ops), **self._finish(cell_ops, row_values)}
+
+
+def _to_float64(tree: Any) -> Any:
+    """Every floating leaf as float64 (call inside ``jax.enable_x64(True)``)."""
+    return jax.tree.map(lambda a: a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
 
 
 def _cells_per_pattern(archs: Iterable[tuple[int, ...]]) -> collections.Counter:

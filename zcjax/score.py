@@ -90,7 +90,8 @@ def run_settings(config: ScoreConfig, x: np.ndarray | None = None, y: np.ndarray
         minibatch = provenance.minibatch_record(x, y)
     return {"space": "nb201", "dataset": config.dataset, "proxies": list(config.proxies), "init": init,
             "network": {"channels": config.channels, "cells_per_stage": config.cells_per_stage},
-            "precision": PRECISION, "minibatch": minibatch, "zcjax": __version__}
+            "precision": PRECISION if config.precision == "float32" else "float64: every proxy",
+            "minibatch": minibatch, "zcjax": __version__}
 
 
 def run_scoring(cells: Sequence[tuple[int, str]], config: ScoreConfig, output: str = "-", *,
@@ -187,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--init-seed", type=int, default=0, help="seed of every cell's initial weights (default 0)")
     init.add_argument("--weight-init", default="pytorch", choices=WEIGHT_INITS)
     init.add_argument("--bias-init", default="pytorch", choices=BIAS_INITS)
+    init.add_argument("--precision", default="float32", choices=("float32", "float64"),
+                      help="float32 (the reference's; synflow and the eigenvalue ends in float64) or float64 "
+                           "(every proxy, for exact comparison with a float64 reference)")
     init.add_argument("--torch-weights", metavar="FILE", help="PyTorch-layout weights (.npz/.pt) for one --arch")
     init.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                       help="a network option of the space (JSON value; repeatable), e.g. stem_channels=16; "
@@ -281,7 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.all = True
         config = ScoreConfig(proxies=args.proxies, dataset=args.dataset or "cifar10", init_seed=args.init_seed,
                              strategy=args.strategy, chunk_size=args.chunk_size,
-                             weight_init=args.weight_init, bias_init=args.bias_init, **options)
+                             weight_init=args.weight_init, bias_init=args.bias_init, precision=args.precision,
+                             **options)
         cells = select_cells(args.arch, args.archs_file, args.indices, args.sample, args.seed, args.all)
         if args.torch_weights and (len(args.arch) != 1 or len(cells) != 1):
             raise UsageError("--torch-weights needs exactly one --arch and no other cell selection")

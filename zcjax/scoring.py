@@ -61,9 +61,12 @@ GAUSSIAN_SEED = 0  # the Gaussian images (and AZ-NAS's Rademacher probes) every 
 GAUSSIAN_BATCH = 64  # AZ-NAS's batch
 
 
-def gaussian_images(n: int, height: int, width: int) -> jax.Array:
-    """The fixed batch of N(0, 1) images (NHWC) that the Gaussian-input proxies read, the same for every cell."""
-    return jax.random.normal(jax.random.key(GAUSSIAN_SEED), (n, height, width, 3), jnp.float32)
+def gaussian_images(n: int, height: int, width: int, dtype: Any = jnp.float32) -> jax.Array:
+    """The fixed batch of N(0, 1) images (NHWC) that the Gaussian-input proxies read, the same for every cell.
+
+    Drawn in float32 whatever ``dtype``, so both precisions see the same images.
+    """
+    return jax.random.normal(jax.random.key(GAUSSIAN_SEED), (n, height, width, 3), jnp.float32).astype(dtype)
 
 
 def ntk_of(model: Any, params: Tree, ops: jax.Array | None, x: jax.Array) -> jax.Array:
@@ -89,7 +92,8 @@ def ntk_of(model: Any, params: Tree, ops: jax.Array | None, x: jax.Array) -> jax
 
 def zen_of(model: Any, params: Tree, ops: jax.Array | None, images: jax.Array) -> jax.Array:
     """Zen-NAS's score of one network (:mod:`zcjax.proxies.zen`): ``images`` and a second Gaussian batch."""
-    noise = jax.random.normal(jax.random.fold_in(jax.random.key(GAUSSIAN_SEED), 2), images.shape, images.dtype)
+    noise = jax.random.normal(jax.random.fold_in(jax.random.key(GAUSSIAN_SEED), 2), images.shape,
+                              jnp.float32).astype(images.dtype)
 
     def run(inputs):
         _, state = model.apply({"params": params}, *_call_args(inputs, ops), mutable=[BN_TAPS, PRE_GAP_TAPS])
@@ -110,7 +114,7 @@ def az_nas_scores(model: Any, params: Tree, ops: jax.Array | None, images: jax.A
     zeros = {f"block{i}": jnp.zeros(s.shape, s.dtype) for i, s in enumerate(shapes[:-1], 1)}
     feats, pull_back = jax.vjp(features, zeros)
     probes = rademacher_cotangents(jax.random.fold_in(jax.random.key(GAUSSIAN_SEED), 1),
-                                   [f.shape for f in feats[1:]])
+                                   [f.shape for f in feats[1:]], feats[0].dtype)
     (g_in,) = pull_back([jnp.zeros_like(feats[0])] + probes)
     expressivity, progressivity = expressivity_progressivity(feats)
     return {"az_expressivity": expressivity, "az_progressivity": progressivity,
@@ -186,7 +190,7 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
         handoff["nwot_kernel"] = nwot_kernel(taps(RELU_TAPS, x))
     if "linear_regions" in passes:
         extra["te_linear_regions"] = linear_regions(
-            nwot_kernel(taps(RELU_TAPS, gaussian_images(GAUSSIAN_BATCH, *x.shape[1:3]))))
+            nwot_kernel(taps(RELU_TAPS, gaussian_images(GAUSSIAN_BATCH, *x.shape[1:3], x.dtype))))
     if "ntk" in passes:
         handoff["ntk"] = ntk_of(model, params, ops, x)
     if "swap" in passes:
@@ -195,9 +199,9 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
     if "meco" in passes:
         extra["meco"] = meco_score(taps(MODULE_TAPS, x[:1]))
     if "az" in passes:
-        extra.update(az_nas_scores(model, params, ops, gaussian_images(GAUSSIAN_BATCH, *x.shape[1:3])))
+        extra.update(az_nas_scores(model, params, ops, gaussian_images(GAUSSIAN_BATCH, *x.shape[1:3], x.dtype)))
     if "zen" in passes:
-        extra["zen"] = zen_of(model, params, ops, gaussian_images(GAUSSIAN_BATCH, *x.shape[1:3]))
+        extra["zen"] = zen_of(model, params, ops, gaussian_images(GAUSSIAN_BATCH, *x.shape[1:3], x.dtype))
     if "zico" in passes:
         if x.shape[0] < 2:
             raise ValueError("zico needs a minibatch of at least 2 images (it splits it in two batches)")

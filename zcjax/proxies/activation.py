@@ -63,6 +63,7 @@ def nwot_kernel(taps: Iterable[Tap]) -> jax.Array:
         c = relu_codes(value)
         agree = jnp.dot(c, c.T, precision=jax.lax.Precision.HIGHEST)
         agree += jnp.dot(1 - c, (1 - c).T, precision=jax.lax.Precision.HIGHEST)
+        weight = jnp.asarray(weight, agree.dtype)
         total = weight * agree if total is None else total + weight * agree
     if total is None:
         raise ValueError("nwot: the network has no ReLU")
@@ -135,12 +136,12 @@ def meco_score(taps: Sequence[Tap]) -> jax.Array:
     groups: dict[tuple, list[Tap]] = {}
     for value, weight in taps:
         groups.setdefault(tuple(value.shape[1:]), []).append((value, weight))
-    total = jnp.zeros((), jnp.float32)
+    total = jnp.zeros((), taps[0][0].dtype if taps else jnp.float32)
     for shape, members in groups.items():
         if len(shape) < 2 or math.prod(shape[:-1]) < 2:
             continue
         features = jnp.stack([v[0] for v, _ in members])
         weights = jnp.stack([w for _, w in members])
         values = jax.vmap(channel_correlation_min_eigenvalue)(features)
-        total = total + jnp.sum(jnp.where(weights > 0, weights * values, 0.0))
+        total = total + jnp.sum(jnp.where(weights > 0, weights.astype(values.dtype) * values, 0.0))
     return total

@@ -24,6 +24,7 @@ All are pure and jit-/vmap-able.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -72,7 +73,7 @@ def trainability(g_ins: Sequence[jax.Array], g_outs: Sequence[jax.Array]) -> jax
     return jnp.mean(jnp.stack([block_trainability(a, b) for a, b in zip(g_ins, g_outs)]))
 
 
-def rademacher_cotangents(key: jax.Array, shapes: Sequence[tuple[int, ...]]) -> list[jax.Array]:
-    """One +-1 array per shape, from ``key``."""
+def rademacher_cotangents(key: jax.Array, shapes: Sequence[tuple[int, ...]], dtype: Any = jnp.float32) -> list[jax.Array]:
+    """One +-1 array per shape, from ``key`` (the same draws whatever the dtype)."""
     keys = jax.random.split(key, len(shapes))
-    return [jax.random.rademacher(k, s, jnp.float32) for k, s in zip(keys, shapes)]
+    return [jax.random.rademacher(k, s, jnp.float32).astype(dtype) for k, s in zip(keys, shapes)]

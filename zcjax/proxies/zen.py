@@ -50,5 +50,5 @@ def zen_score(features: jax.Array, mixed_features: jax.Array, bn_inputs: Sequenc
     total = jnp.log(diff)
     for (a, w), (b, _) in zip(bn_inputs, mixed_bn_inputs):
         running = (1 - m) ** 2 + (1 - m) * m * unbiased_channel_variance(a) + m * unbiased_channel_variance(b)
-        total = total + jnp.where(w > 0, w * jnp.log(jnp.sqrt(jnp.mean(running))), 0.0)
+        total = total + jnp.where(w > 0, w.astype(running.dtype) * jnp.log(jnp.sqrt(jnp.mean(running))), 0.0)
     return total
