@@ -71,6 +71,6 @@ def test_eager_per_cell_and_batched_agree():
 
 def test_the_model_engine_refuses_what_only_the_nb201_engine_computes():
     assert "nwot" in zcjax.resolve("all") and "nwot" not in zcjax.resolve("all", engine="model")
-    assert zcjax.resolve("paper") == zcjax.resolve("all", engine="model")
+    assert set(zcjax.resolve("all", engine="model")) == set(zcjax.resolve("paper")) | {"meco", "zico", "epe_nas"}
     with pytest.raises(ValueError, match="nwot: not computed by the model engine"):
         zcjax.resolve("snip,nwot", engine="model")

@@ -42,6 +42,7 @@ Tree = Any
 
 PERTURBATIONS = "zcjax_perturbations"
 OUTPUTS = "zcjax_outputs"
+MODULE_OUTPUTS = "zcjax_module_outputs"
 _CALL = "zcjax_call"  # variable name of a layer's k-th call: f"{_CALL}{k}"
 SYNFLOW_BATCHNORM = ("keep", "drop")
 
@@ -286,6 +287,25 @@ def context_path(context: Any) -> Path:
     return tuple(context.module.path) if path is None else tuple(path)
 
 
+def module_output_interceptor() -> Callable[..., Any]:
+    """An interceptor that sows the output of every module's ``__call__`` (MeCo's hooks on every module).
+
+    Each array output with at least 3 axes (a batch, positions, channels last)
+    is sown into :data:`MODULE_OUTPUTS` as ``(output, 1.0)``, a tap of
+    :mod:`zcjax.proxies.activation`; functions such as ``nn.relu`` are not
+    modules and are not seen.
+    """
+    def interceptor(next_fun, args, kwargs, context):
+        out = next_fun(*args, **kwargs)
+        if context.method_name == "__call__" and isinstance(out, jax.Array) and out.ndim >= 3:
+            if hasattr(context, "perturb"):  # a non-linen module (zcjax.model_nnx)
+                raise ContractError("meco reads every module's output, which zcjax.model_nnx does not tap yet")
+            context.module.sow(MODULE_OUTPUTS, "module_output", (out, jnp.ones((), out.dtype)))
+        return out
+
+    return interceptor
+
+
 def batchnorm_interceptor(types: tuple[type, ...], keep: Callable[[Path], bool]) -> Callable[..., Any]:
     """An interceptor under which every BatchNorm (a module of ``types``) that ``keep`` rejects returns its input."""
 
@@ -312,5 +332,5 @@ def default_mask(weights: Tree) -> Tree:
     return jax.tree.map(lambda _: jnp.float32(1.0), weights)
 
 
-__all__ = ["ContractError", "ModelSpec", "OUTPUTS", "PERTURBATIONS", "batchnorm_interceptor", "context_path",
-           "default_mask", "flatten", "is_kernel", "layer_interceptor", "merge", "select"]
+__all__ = ["ContractError", "MODULE_OUTPUTS", "ModelSpec", "OUTPUTS", "PERTURBATIONS", "batchnorm_interceptor", "context_path",
+           "default_mask", "flatten", "is_kernel", "layer_interceptor", "merge", "module_output_interceptor", "select"]

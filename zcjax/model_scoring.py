@@ -33,13 +33,16 @@ from flax import linen as nn
 from flax import traverse_util
 
 from .engine import NumericalWarning
-from .model import (OUTPUTS, PERTURBATIONS, ContractError, ModelSpec, Path, Tree, batchnorm_interceptor,
-                    default_mask, flatten, get_path, layer_calls, layer_interceptor, merge, select)
+from .model import (MODULE_OUTPUTS, OUTPUTS, PERTURBATIONS, ContractError, ModelSpec, Path, Tree,
+                    batchnorm_interceptor, default_mask, flatten, get_path, layer_calls, layer_interceptor, merge,
+                    module_output_interceptor, select)
 from .proxies._tree import leaf_map
+from .proxies.activation import meco_score, tap_list
+from .proxies.zico import zico_layers
 from .proxies.fisher import fisher_saliency
 from .proxies.gradient import abs_product, grad_norm_layers, plain_saliency, snip_saliency
 from .proxies.hessian import grasp_saliency, linearize_gradient
-from .proxies.jacobian import jacob_cov_score
+from .proxies.jacobian import epe_nas_score, jacob_cov_score
 from .proxies.static import l2_norm_layers
 from .proxies.synflow import require_x64
 from .registry import PROXIES, base_proxy, needed_passes, resolve
@@ -113,9 +116,10 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
       per_layer: also return ``per_layer``: {proxy: saliency tree of per-layer sums}.
 
     Returns:
-      {name: scalar}, plus ``jacobian`` (shaped like x) when jacob_cov is asked for.
+      {name: scalar}, plus ``jacobian`` (shaped like x) when jacob_cov or
+      epe_nas is asked for, and ``onehot`` (N, classes) labels for epe_nas.
     """
-    names = [n for n in names if (base_proxy(n) not in FLOAT64_PROXIES or n == "jacob_cov")
+    names = [n for n in names if (base_proxy(n) not in FLOAT64_PROXIES or n in ("jacob_cov", "epe_nas"))
              and n not in SIZE_PROXIES]
     passes = needed_passes(names)
     wanted = {base_proxy(n) for n in names}
@@ -125,6 +129,22 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
     saliencies: dict[str, Tree] = {}
     layer_values: dict[str, Tree] = {}
     extra: dict[str, Any] = {}
+    if "meco" in passes:  # every module's output for the first input
+        _, state = spec.call(variables, x[:1], args, mutable=[MODULE_OUTPUTS], rngs=rngs,
+                             interceptors=[module_output_interceptor()])
+        extra["meco"] = meco_score(tap_list(state.get(MODULE_OUTPUTS)))
+    if "zico" in passes:  # the gradients of the minibatch's two halves, each alone
+        if x.shape[0] < 2:
+            raise ValueError("zico needs a minibatch of at least 2 inputs (it splits it in two batches)")
+        half = x.shape[0] // 2
+
+        def half_grads(xs, ys):
+            def loss(w):
+                out, _ = spec.call({**variables, "params": merge(params, w)}, xs, args, rngs=rngs)
+                return spec.loss(out, ys)
+            return jax.grad(loss)(weights)
+
+        layer_values["zico"] = zico_layers([half_grads(x[:half], y[:half]), half_grads(x[half:], y[half:])])
     if passes & {"loss", "jacobian", "hessian"}:
         owner_set = frozenset(owners.values())
         _, pert_shapes, _ = _probe(spec, variables, x, args, owner_set, rngs)
@@ -165,9 +185,13 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
                 saliencies["grasp"] = grasp_saliency(weights, hvp(grads))
         if jacobian is not None:
             extra["jacobian"] = jacobian
+            if "epe_nas" in wanted:
+                classes = jax.eval_shape(lambda: spec.call(variables, x, args, rngs=rngs)[0]).shape[-1]
+                extra["onehot"] = jax.nn.one_hot(y, classes, dtype=jnp.float32)
     if "l2_norm" in wanted:
         layer_values["l2_norm"] = l2_norm_layers(weights)
-    out = _results([n for n in names if n != "jacob_cov"], saliencies, layer_values, mask, per_layer)
+    out = _results([n for n in names if n not in ("jacob_cov", "epe_nas", "meco")], saliencies, layer_values, mask,
+                   per_layer)
     out.update(extra)
     return out
 
@@ -209,9 +233,9 @@ def synflow_input(input_shape: Sequence[int], dtype: Any = None) -> jax.Array:
 
 
 def model_float64_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, input_shape: Sequence[int],
-                        jacobian: jax.Array | None = None, args: Sequence[Any] = (), rngs: Any = None,
-                        input_dtype: Any = None, per_layer: bool = False) -> dict[str, Any]:
-    """synflow, synflow_bn (and their SSNR) and the jacob_cov score; call inside ``jax.enable_x64(True)``.
+                        jacobian: jax.Array | dict[str, Any] | None = None, args: Sequence[Any] = (),
+                        rngs: Any = None, input_dtype: Any = None, per_layer: bool = False) -> dict[str, Any]:
+    """synflow, synflow_bn (and their SSNR), jacob_cov and epe_nas; call inside ``jax.enable_x64(True)``.
 
     synflow's network has every parameter and every other float variable (e.g.
     BatchNorm's running statistics) replaced by its absolute value in float64,
@@ -226,7 +250,8 @@ def model_float64_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
       names: result names; those not computed here are skipped.
       variables: the model's variables (cast to float64 here).
       input_shape: one input's shape, without the batch axis.
-      jacobian: the float32 stage's ``jacobian``, when jacob_cov is asked for.
+      jacobian: the float32 stage's ``jacobian``, when jacob_cov is asked for,
+        or ``{'jacobian': ..., 'onehot': ...}`` (epe_nas too).
       args: further positional inputs of the model.
       rngs: rng keys, or None.
       input_dtype: the dtype of real inputs (integer inputs get integer ones).
@@ -248,8 +273,12 @@ def model_float64_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
         saliencies["synflow_bn"] = _synflow(spec, variables, x, args, rngs, None)
     mask64 = jax.tree.map(lambda m: jnp.asarray(m).astype(jnp.float64), mask)
     out = _results([n for n in names if base_proxy(n) in saliencies], saliencies, {}, mask64, per_layer)
-    if "jacob_cov" in names and jacobian is not None:
-        out["jacob_cov"] = jacob_cov_score(jacobian.astype(jnp.float64))
+    handoff = jacobian if isinstance(jacobian, dict) else {"jacobian": jacobian}
+    if "jacob_cov" in names and handoff.get("jacobian") is not None:
+        out["jacob_cov"] = jacob_cov_score(handoff["jacobian"].astype(jnp.float64))
+    if "epe_nas" in names and handoff.get("onehot") is not None:
+        onehot = handoff["onehot"]
+        out["epe_nas"] = epe_nas_score(handoff["jacobian"].astype(jnp.float64), onehot, onehot.shape[-1])
     return out
 
 
@@ -425,7 +454,7 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
                          f"{_first_line(e)}") from None
     if not isinstance(out_shape, jax.ShapeDtypeStruct):
         raise ValueError(f"the model must return one array of logits, got {type(out_shape).__name__}")
-    if needed_passes(names) & {"loss", "hessian"}:
+    if needed_passes(names) & {"loss", "hessian", "zico"} or "epe_nas" in names:
         _check_labels(spec, x, y, out_shape)
     if "jacobian" in needed_passes(names) and not jnp.issubdtype(x.dtype, jnp.inexact):
         raise ValueError(f"jacob_cov needs float inputs (it differentiates by them), got {x.dtype}")
@@ -439,11 +468,11 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
     if f32 or f64:
         stage32, stage64 = _compiled(spec, f32, f64, input_shape, x.dtype)
         out32 = stage32(variables, x, y, args, rngs) if f32 else {}
-        jacobian = out32.pop("jacobian", None)
+        handoff = {k: out32.pop(k) for k in ("jacobian", "onehot") if k in out32}
         out64 = {}
         if f64:
             with jax.enable_x64(True):
-                out64 = stage64(variables, jacobian, args, rngs)
+                out64 = stage64(variables, handoff, args, rngs)
         values = jax.device_get({**out32, **out64})
         row.update({n: float(values[n]) for n in computed if n in values})
     if any(n in SIZE_PROXIES for n in names):

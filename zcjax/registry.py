@@ -60,9 +60,8 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
     Proxy("swap", ("swap",), False, True, "distinct activation patterns of the ReLU units over 16 images (SWAP)",
           ("nb201",)),
     Proxy("meco", ("meco",), False, True, "sum of min eigenvalues of the channel correlation of every module's "
-          "output on one image (MeCo)", ("nb201",)),
-    Proxy("zico", ("zico",), False, True, "sum over layers of log sum mean|g| / std(g) over 2 half-batches (ZiCo)",
-          ("nb201",)),
+          "output on one image (MeCo)"),
+    Proxy("zico", ("zico",), False, True, "sum over layers of log sum mean|g| / std(g) over 2 half-batches (ZiCo)"),
     Proxy("az_expressivity", ("az",), False, False, "sum over blocks of the eigenvalue entropy of the feature "
           "covariance, Gaussian input (AZ-NAS)", ("nb201",)),
     Proxy("az_progressivity", ("az",), False, False, "smallest increase of that entropy from block to block "
@@ -75,7 +74,7 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
     Proxy("te_linear_regions", ("linear_regions",), False, False, "distinct ReLU activation patterns of 64 Gaussian "
           "images (TE-NAS)", ("nb201",)),
     Proxy("epe_nas", ("jacobian",), False, True, "sum over classes of |sum log(|corr| + 1e-5)| of the input "
-          "Jacobians (EPE-NAS)", ("nb201",)),
+          "Jacobians (EPE-NAS)"),
 )}
 
 PAPER_PROXIES = ("grad_norm", "snip", "grasp", "fisher", "jacob_cov", "plain", "synflow", "synflow_bn", "l2_norm",

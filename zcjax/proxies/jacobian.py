@@ -47,7 +47,7 @@ def epe_nas_score(jacobian: jax.Array, labels: jax.Array, num_classes: int) -> j
 
     Args:
       jacobian: (N, ...) input Jacobians.
-      labels: (N,) integer classes.
+      labels: (N,) integer classes, or (N, num_classes) one-hot rows.
       num_classes: the class count (labels are in [0, num_classes)).
 
     Returns:
@@ -59,6 +59,6 @@ def epe_nas_score(jacobian: jax.Array, labels: jax.Array, num_classes: int) -> j
     unit = centred / norms[:, None]  # a constant row gives NaN, as in the reference
     corr = jnp.clip(unit @ unit.T, -1.0, 1.0)
     logs = jnp.log(jnp.abs(corr) + EPE_OFFSET)
-    onehot = jax.nn.one_hot(labels, num_classes, dtype=logs.dtype)
+    onehot = labels.astype(logs.dtype) if labels.ndim == 2 else jax.nn.one_hot(labels, num_classes, dtype=logs.dtype)
     per_class = jnp.einsum("ic,ij,jc->c", onehot, logs, onehot)
     return jnp.sum(jnp.abs(per_class))
