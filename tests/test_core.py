@@ -297,7 +297,7 @@ def test_registry_resolve():
     free = zcjax.resolve("data-free")
     assert "synflow" in free and "params" in free and "snip" not in free and "synflow_ssnr" in free
     assert zcjax.resolve("snip, synflow,snip") == ("snip", "synflow")
-    with pytest.raises(ValueError, match="unknown proxy name.*bogus.*valid: all, data-free, grad_norm"):
+    with pytest.raises(ValueError, match="unknown proxy name.*bogus.*valid: all, data-free, paper, grad_norm"):
         zcjax.resolve("snip,bogus")
 
 

@@ -328,7 +328,7 @@ def test_tiny_network_scores_end_to_end(name, arch):
     net = space.network(arch, "class_object", base_channels=4, input_size=8, blocks_per_layer=1)
     x = np.asarray(jax.random.normal(jax.random.key(1), (4, *net.input_shape)), np.float32)
     y = np.arange(4, dtype=np.int32)
-    names = tuple(resolve("data-free")) + ("snip",)
+    names = tuple(resolve("data-free", engine="model")) + ("snip",)
     variables = numpy_init(net.shapes(), np.random.default_rng(0))
     scores = net.score(variables, (x, y), names)
     assert set(scores) == set(names)
@@ -352,7 +352,7 @@ def test_tiny_jigsaw_network_scores_end_to_end(name, arch):
     net = space.network(arch, "jigsaw", base_channels=4, input_size=8, blocks_per_layer=1)
     x = np.asarray(jax.random.normal(jax.random.key(1), (4, *net.input_shape)), np.float32)
     y = np.array([0, 999, 5, 17], np.int32)
-    names = tuple(resolve("data-free")) + ("snip", "jacob_cov")
+    names = tuple(resolve("data-free", engine="model")) + ("snip", "jacob_cov")
     scores = net.score(numpy_init(net.shapes(), np.random.default_rng(0)), (x, y), names)
     assert all(math.isfinite(v) for v in scores.values()), scores
     counts = space.reference_counts(arch, "jigsaw", base_channels=4, input_size=8, blocks_per_layer=1)
