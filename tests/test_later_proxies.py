@@ -65,8 +65,11 @@ def test_eager_per_cell_and_batched_agree():
     for strategy in ("eager", "batched"):
         for a, b in zip(rows["per-cell"], rows[strategy]):
             for n in LATER.split(","):
-                # zico's |g1 - g2| amplifies float32 rounding where two gradients nearly agree.
-                np.testing.assert_allclose(b[n], a[n], rtol=2e-3 if n == "zico" else 1e-5, err_msg=f"{strategy} {n}")
+                # zico's |g1 - g2| amplifies float32 rounding where two gradients nearly agree, and
+                # epe_nas's log(|corr| + 1e-5) where two images' Jacobians are nearly uncorrelated
+                # (measured: 4e-4 between the per-cell and eager programs).
+                rtol = 2e-3 if n in ("zico", "epe_nas") else 1e-5
+                np.testing.assert_allclose(b[n], a[n], rtol=rtol, err_msg=f"{strategy} {n}")
 
 
 def test_the_model_engine_refuses_what_only_the_nb201_engine_computes():

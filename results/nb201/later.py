@@ -61,7 +61,7 @@ ENSEMBLES = {
 
 
 def _file(name: str) -> str | None:
-    for candidate in (name + ".gz", name):
+    for candidate in (name + ".gz", name, name + ".partial.gz"):  # done, being written, stopped part-way
         path = os.path.join(HERE, candidate)
         if os.path.exists(path):
             return path

@@ -7,6 +7,8 @@
 set -e
 out=results/nb201/cifar10_sample1000_later.jsonl
 [ -e "$out.gz" ] && { echo "$out.gz is done"; exit 0; }
+# A run stopped part-way may be committed as $out.partial.gz: it is resumed from there.
+if [ -e "$out.partial.gz" ] && [ ! -e "$out" ]; then gunzip -c "$out.partial.gz" > "$out"; fi
 python -m zcjax.score --sample 1000 --seed 0 --dataset cifar10 --proxies nwot,swap,meco,zico,epe_nas \
   --strategy batched --chunk-size 1 --init-seed 0 --output "$out" --resume
-gzip -9 "$out"
+gzip -9 "$out" && rm -f "$out.partial.gz"
