@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--depths", type=int, nargs="+", default=list(DEPTHS))
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--proxies", default="all")
+    parser.add_argument("--proxies", default="paper", help="default: the paper's proxies and their SSNR (the committed rows)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--output")
     parser.add_argument("--resume", action="store_true")
