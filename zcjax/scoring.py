@@ -186,11 +186,13 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
         _, state = model.apply({"params": params}, *_call_args(inputs, ops), mutable=[collection])
         return tap_list(state.get(collection))
 
+    # The Gaussian-input proxies (TE-NAS's linear regions, AZ-NAS, Zen) share one batch, drawn once.
+    gaussian = (gaussian_images(GAUSSIAN_BATCH, *x.shape[1:3], x.dtype)
+                if passes & {"linear_regions", "az", "zen"} else None)
     if "relu" in passes:
         handoff["nwot_kernel"] = nwot_kernel(taps(RELU_TAPS, x))
     if "linear_regions" in passes:
-        extra["te_linear_regions"] = linear_regions(
-            nwot_kernel(taps(RELU_TAPS, gaussian_images(GAUSSIAN_BATCH, *x.shape[1:3], x.dtype))))
+        extra["te_linear_regions"] = linear_regions(nwot_kernel(taps(RELU_TAPS, gaussian)))
     if "ntk" in passes:
         handoff["ntk"] = ntk_of(model, params, ops, x)
     if "swap" in passes:
@@ -199,9 +201,9 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
     if "meco" in passes:
         extra["meco"] = meco_score(taps(MODULE_TAPS, x[:1]))
     if "az" in passes:
-        extra.update(az_nas_scores(model, params, ops, gaussian_images(GAUSSIAN_BATCH, *x.shape[1:3], x.dtype)))
+        extra.update(az_nas_scores(model, params, ops, gaussian))
     if "zen" in passes:
-        extra["zen"] = zen_of(model, params, ops, gaussian_images(GAUSSIAN_BATCH, *x.shape[1:3], x.dtype))
+        extra["zen"] = zen_of(model, params, ops, gaussian)
     if "zico" in passes:
         if x.shape[0] < 2:
             raise ValueError("zico needs a minibatch of at least 2 images (it splits it in two batches)")
