@@ -29,6 +29,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from .jacobian import unit_rows
+
 Tap = tuple[jax.Array, jax.Array]
 MAX_SWAP_SAMPLES = 20  # a histogram of 2^20 patterns
 
@@ -117,11 +119,7 @@ def channel_correlation_min_eigenvalue(feature: jax.Array) -> jax.Array:
       A scalar: the minimum eigenvalue of the C x C correlation matrix, whose
       entries for a constant channel (undefined, NaN in ``torch.corrcoef``) are 0.
     """
-    rows = feature.reshape(-1, feature.shape[-1]).T  # (C, positions)
-    centred = rows - rows.mean(axis=1, keepdims=True)
-    norms = jnp.sqrt(jnp.sum(jnp.square(centred), axis=1))
-    unit = centred / jnp.where(norms > 0, norms, 1)[:, None]
-    unit = jnp.where((norms > 0)[:, None], unit, 0)
+    unit, _ = unit_rows(feature.reshape(-1, feature.shape[-1]).T)  # (C, positions)
     corr = jnp.clip(unit @ unit.T, -1.0, 1.0)
     return jnp.linalg.eigvalsh(corr)[0]
 

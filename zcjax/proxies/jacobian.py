@@ -8,6 +8,18 @@ import jax.numpy as jnp
 EIGEN_OFFSET = 1e-5
 
 
+def unit_rows(rows: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Each row centred and scaled to unit norm (a constant row: zeros), and whether each row varies.
+
+    ``unit @ unit.T`` is the Pearson correlation matrix of the rows (NumPy's
+    corrcoef), with 0 where a constant row makes it undefined.
+    """
+    centred = rows - rows.mean(axis=1, keepdims=True)
+    norms = jnp.sqrt(jnp.sum(jnp.square(centred), axis=1))
+    varies = norms > 0
+    return jnp.where(varies[:, None], centred / jnp.where(varies, norms, 1)[:, None], 0), varies
+
+
 def jacob_cov_score(jacobian: jax.Array) -> jax.Array:
     """-sum(log(v + k) + 1 / (v + k)) over the eigenvalues v of corrcoef(rows of J), k = 1e-5.
 
@@ -21,14 +33,10 @@ def jacob_cov_score(jacobian: jax.Array) -> jax.Array:
     Returns:
       A scalar.
     """
-    rows = jacobian.reshape(jacobian.shape[0], -1)
-    centred = rows - rows.mean(axis=1, keepdims=True)
-    norms = jnp.sqrt(jnp.sum(jnp.square(centred), axis=1))
-    defined = jnp.all(norms > 0)
-    unit = centred / jnp.where(norms > 0, norms, 1)[:, None]
+    unit, varies = unit_rows(jacobian.reshape(jacobian.shape[0], -1))
     eigenvalues = jnp.linalg.eigvalsh(unit @ unit.T)
     score = -jnp.sum(jnp.log(eigenvalues + EIGEN_OFFSET) + 1.0 / (eigenvalues + EIGEN_OFFSET))
-    return jnp.where(defined, score, jnp.nan)
+    return jnp.where(jnp.all(varies), score, jnp.nan)
 
 
 EPE_OFFSET = 1e-5
@@ -53,12 +61,9 @@ def epe_nas_score(jacobian: jax.Array, labels: jax.Array, num_classes: int) -> j
     Returns:
       A scalar.
     """
-    rows = jacobian.reshape(jacobian.shape[0], -1)
-    centred = rows - rows.mean(axis=1, keepdims=True)
-    norms = jnp.sqrt(jnp.sum(jnp.square(centred), axis=1))
-    unit = centred / norms[:, None]  # a constant row gives NaN, as in the reference
+    unit, varies = unit_rows(jacobian.reshape(jacobian.shape[0], -1))
     corr = jnp.clip(unit @ unit.T, -1.0, 1.0)
     logs = jnp.log(jnp.abs(corr) + EPE_OFFSET)
     onehot = labels.astype(logs.dtype) if labels.ndim == 2 else jax.nn.one_hot(labels, num_classes, dtype=logs.dtype)
     per_class = jnp.einsum("ic,ij,jc->c", onehot, logs, onehot)
-    return jnp.sum(jnp.abs(per_class))
+    return jnp.where(jnp.all(varies), jnp.sum(jnp.abs(per_class)), jnp.nan)  # a constant row: NaN, as the reference
