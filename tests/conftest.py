@@ -1,3 +1,4 @@
+import gc
 import json
 import os
 
@@ -11,6 +12,33 @@ jax.config.update("jax_numpy_dtype_promotion", "strict")
 # Tests compile afresh (and keep nothing in ~/.cache) unless a developer points
 # ZCJAX_COMPILE_CACHE at a folder to speed up repeated runs.
 os.environ.setdefault("ZCJAX_COMPILE_CACHE", "off")
+
+
+
+def _release_compiled_programs():
+    jax.clear_caches()
+    gc.collect()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_after_each_module():
+    """Drop every compiled program when a test module ends.
+
+    One pytest process runs the whole suite; without this, the programs of every
+    full-size network compiled so far stay in memory (CI's slow run was killed
+    for memory after 19 tests).
+    """
+    yield
+    _release_compiled_programs()
+
+
+@pytest.fixture(autouse=True)
+def _release_after_each_slow_test(request):
+    """A slow test compiles full-size networks of its own: drop them when it ends."""
+    yield
+    if request.node.get_closest_marker("slow"):
+        _release_compiled_programs()
+
 
 GOLDEN_DIR = os.path.join(os.path.dirname(__file__), "data", "golden_nb201")
 
