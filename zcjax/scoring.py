@@ -59,6 +59,7 @@ RELU_TAPS, MODULE_TAPS, BLOCK_TAPS, BLOCK_PERTURBATIONS = "relu_taps", "module_t
 BN_TAPS, PRE_GAP_TAPS = "bn_taps", "pre_gap_taps"
 GAUSSIAN_SEED = 0  # the Gaussian images (and AZ-NAS's Rademacher probes) every cell sees
 GAUSSIAN_BATCH = 64  # AZ-NAS's batch
+MECO_RANDN_SIZE = 64  # MeCo's measure file: torch.randn(1, 3, 64, 64), whatever the dataset
 
 
 def gaussian_images(n: int, height: int, width: int, dtype: Any = jnp.float32) -> jax.Array:
@@ -67,6 +68,12 @@ def gaussian_images(n: int, height: int, width: int, dtype: Any = jnp.float32) -
     Drawn in float32 whatever ``dtype``, so both precisions see the same images.
     """
     return jax.random.normal(jax.random.key(GAUSSIAN_SEED), (n, height, width, 3), jnp.float32).astype(dtype)
+
+
+def meco_randn_image(dtype: Any = jnp.float32) -> jax.Array:
+    """meco_randn's one N(0, 1) image (1, 64, 64, 3), the same for every cell (drawn in float32)."""
+    key = jax.random.fold_in(jax.random.key(GAUSSIAN_SEED), 3)
+    return jax.random.normal(key, (1, MECO_RANDN_SIZE, MECO_RANDN_SIZE, 3), jnp.float32).astype(dtype)
 
 
 def ntk_of(model: Any, params: Tree, ops: jax.Array | None, x: jax.Array) -> jax.Array:
@@ -200,6 +207,8 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
         extra["swap"] = swap_score(taps(RELU_TAPS, x[:samples]), samples)
     if "meco" in passes:
         extra["meco"] = meco_score(taps(MODULE_TAPS, x[:1]))
+    if "meco_randn" in passes:
+        extra["meco_randn"] = meco_score(taps(MODULE_TAPS, meco_randn_image(x.dtype)))
     if "az" in passes:
         extra.update(az_nas_scores(model, params, ops, gaussian))
     if "zen" in passes:
