@@ -147,7 +147,7 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
         layer_values["zico"] = zico_layers([half_grads(x[:half], y[:half]), half_grads(x[half:], y[half:])])
     if passes & {"loss", "jacobian", "hessian"}:
         owner_set = frozenset(owners.values())
-        _, pert_shapes, _ = _probe(spec, variables, x, args, owner_set, rngs)
+        out_shape, pert_shapes, _ = _probe(spec, variables, x, args, owner_set, rngs)
         perturbations = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), pert_shapes)
         need_grads = bool(passes & {"loss", "hessian"})
 
@@ -186,8 +186,7 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
         if jacobian is not None:
             extra["jacobian"] = jacobian
             if "epe_nas" in wanted:
-                classes = jax.eval_shape(lambda: spec.call(variables, x, args, rngs=rngs)[0]).shape[-1]
-                extra["onehot"] = jax.nn.one_hot(y, classes, dtype=jnp.float32)
+                extra["onehot"] = jax.nn.one_hot(y, out_shape.shape[-1], dtype=jnp.float32)
     if "l2_norm" in wanted:
         layer_values["l2_norm"] = l2_norm_layers(weights)
     out = _results([n for n in names if n not in ("jacob_cov", "epe_nas", "meco")], saliencies, layer_values, mask,
