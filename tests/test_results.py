@@ -74,6 +74,26 @@ def test_resume_appends_only_with_the_same_settings(tmp_path):
     assert read_rows(path) == [] and read_settings(path) == other
 
 
+def test_a_revised_proxy_is_recorded_and_a_file_of_its_earlier_definition_is_not_resumed(tmp_path):
+    from zcjax import ScoreConfig, registry
+    from zcjax.score import run_settings
+
+    # Files of unrevised proxies keep the settings they always had (they resume as before).
+    assert "revisions" not in run_settings(ScoreConfig(proxies="params,synflow_ssnr"))
+    revised = run_settings(ScoreConfig(proxies="flops,az_expressivity,az_progressivity"))
+    assert revised["revisions"] == {"az_expressivity": 2, "az_progressivity": 2}
+    assert registry.revisions(["snip_ssnr", "az_progressivity"]) == {"az_progressivity": 2}
+    columns = ["index", "arch", "flops", "az_expressivity", "az_progressivity"]
+    row = {"index": 1, "arch": "a", "flops": 2.0, "az_expressivity": None, "az_progressivity": None}
+    path = tmp_path / "az.jsonl"
+    earlier = {k: v for k, v in revised.items() if k != "revisions"}  # written before the revision
+    with RowWriter(str(path), columns, settings=earlier) as w:
+        w.write(row)
+    with pytest.raises(SettingsMismatch, match="revisions"):
+        RowWriter(str(path), columns, resume=True, settings=revised)
+    assert [r["index"] for r in read_rows(path)] == [1]
+
+
 def test_resume_refuses_a_file_without_a_record(tmp_path):
     path = tmp_path / "old.jsonl"
     path.write_text('{"index": 1, "arch": "a", "params": 2.0}\n')

@@ -32,6 +32,10 @@ class Proxy:
       description: one line.
       engines: the engines that compute it: 'nb201' (:mod:`zcjax.engine`) and
         'model' (:mod:`zcjax.model_scoring`).
+      revision: 1, raised by one whenever a change of definition changes its
+        values. A results file records the revisions above 1 of its proxies
+        (:func:`revisions`), so that a run never resumes a file written under
+        another definition.
     """
 
     name: str
@@ -40,6 +44,7 @@ class Proxy:
     needs_data: bool
     description: str
     engines: tuple[str, ...] = ENGINES
+    revision: int = 1
 
 
 PROXIES: dict[str, Proxy] = {p.name: p for p in (
@@ -64,10 +69,11 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
     Proxy("meco_randn", ("meco_randn",), False, False, "meco on one N(0, 1) 64 x 64 image instead of the "
           "minibatch (MeCo's measure file)", ("nb201",)),
     Proxy("zico", ("zico",), False, True, "sum over layers of log sum mean|g| / std(g) over 2 half-batches (ZiCo)"),
+    # Revision 2: the covariance's negative (rounding) eigenvalues count as 0, where revision 1 gave NaN.
     Proxy("az_expressivity", ("az",), False, False, "sum over blocks of the eigenvalue entropy of the feature "
-          "covariance, Gaussian input (AZ-NAS)", ("nb201",)),
+          "covariance, Gaussian input (AZ-NAS)", ("nb201",), revision=2),
     Proxy("az_progressivity", ("az",), False, False, "smallest increase of that entropy from block to block "
-          "(AZ-NAS)", ("nb201",)),
+          "(AZ-NAS)", ("nb201",), revision=2),
     Proxy("az_trainability", ("az",), False, False, "mean over blocks of 2 - s - 1/s, s: spectral norm of the "
           "block's Jacobian probed with Rademacher vectors (AZ-NAS)", ("nb201",)),
     Proxy("zen", ("zen",), False, False, "log |f(x) - f(x + 0.01 e)| before pooling + sum of log BatchNorm "
@@ -104,6 +110,20 @@ def base_proxy(name: str) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
+
+
+def revisions(names: Iterable[str]) -> dict[str, int]:
+    """{proxy: revision} of the proxies behind ``names`` whose definition was revised (revision > 1)."""
+    return {p: PROXIES[p].revision for p in sorted({base_proxy(n) for n in names}) if PROXIES[p].revision > 1}
+
+
+def with_revisions(settings: dict) -> dict:
+    """``settings`` (a results file's, with its ``proxies``) plus ``revisions`` where any proxy was revised.
+
+    Files of unrevised proxies keep the settings they always had, so they resume as before.
+    """
+    revised = revisions(settings["proxies"])
+    return {**settings, "revisions": revised} if revised else settings
 
 
 def resolve(names: str | Iterable[str], engine: str | None = None) -> tuple[str, ...]:

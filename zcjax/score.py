@@ -77,7 +77,8 @@ def run_settings(config: ScoreConfig, x: np.ndarray | None = None, y: np.ndarray
     Two runs may write to one file only if these are equal: the space and
     dataset, the proxies, the initial weights (seed and schemes, or a hash of
     imported weights), the network size, the precision, the minibatch (a hash
-    of ``x`` and ``y``; None when no proxy reads data) and the zcjax version.
+    of ``x`` and ``y``; None when no proxy reads data), the zcjax version and the
+    revisions of revised proxies (:func:`zcjax.registry.revisions`).
     How cells are run (strategy, chunk size) is not a setting: it changes
     values only at float32 rounding.
     """
@@ -88,10 +89,11 @@ def run_settings(config: ScoreConfig, x: np.ndarray | None = None, y: np.ndarray
     minibatch = None
     if config.needs_data and x is not None:
         minibatch = provenance.minibatch_record(x, y)
-    return {"space": "nb201", "dataset": config.dataset, "proxies": list(config.proxies), "init": init,
-            "network": {"channels": config.channels, "cells_per_stage": config.cells_per_stage},
-            "precision": PRECISION if config.precision == "float32" else "float64: every proxy",
-            "minibatch": minibatch, "zcjax": __version__}
+    settings = {"space": "nb201", "dataset": config.dataset, "proxies": list(config.proxies), "init": init,
+                "network": {"channels": config.channels, "cells_per_stage": config.cells_per_stage},
+                "precision": PRECISION if config.precision == "float32" else "float64: every proxy",
+                "minibatch": minibatch, "zcjax": __version__}
+    return registry.with_revisions(settings)
 
 
 def run_scoring(cells: Sequence[tuple[int, str]], config: ScoreConfig, output: str = "-", *,

@@ -194,11 +194,12 @@ def space_settings(config: SpaceScoreConfig, x: np.ndarray | None = None, y: np.
     minibatch = None
     if config.needs_data and x is not None:
         minibatch = provenance.minibatch_record(x, y)
-    return {"space": config.space, "dataset": config.task, "proxies": list(config.proxies),
-            "init": {"seed": config.init_seed, "scheme": "space default"},
-            "network": json.loads(json.dumps(dict(config.options))),
-            "precision": "float32; synflow, synflow_bn and the jacob_cov eigenvalues float64",
-            "minibatch": minibatch, "zcjax": __version__}
+    return registry.with_revisions({
+        "space": config.space, "dataset": config.task, "proxies": list(config.proxies),
+        "init": {"seed": config.init_seed, "scheme": "space default"},
+        "network": json.loads(json.dumps(dict(config.options))),
+        "precision": "float32; synflow, synflow_bn and the jacob_cov eigenvalues float64",
+        "minibatch": minibatch, "zcjax": __version__})
 
 
 __all__ = ["SPACE_STRATEGIES", "SpaceScoreConfig", "SpaceScorer", "arch_key", "space_settings", "to_input_layout",
