@@ -145,6 +145,49 @@ def test_network_gives_what_score_model_needs(space):
     assert sizes == zcjax.score_model(net.spec(), net.shapes(), None, "params,flops")
 
 
+# ----------------------------------------------------------------------------- every registered space
+
+
+@pytest.fixture(params=spaces.names())
+def any_space(request) -> Space:
+    return spaces.get(request.param)
+
+
+def test_every_space_keeps_the_contract(any_space):
+    """What the engine, the search and zcjax.evaluate read of any space, on a seeded sample of its archs."""
+    space = any_space
+    assert space.name in spaces.names() and space.tasks and space.check_task(None) == space.tasks[0]
+    archs = space.sample(0, 12)
+    assert space.sample(0, 12) == archs != space.sample(1, 12) and len(set(archs)) == 12
+    for arch in archs:
+        s = space.format(arch)
+        assert isinstance(s, str) and space.parse(s) == arch == space.canonical(arch)
+        assert space.format(s) == s and space.distance(arch, arch) == 0
+    for arch in archs[:4]:
+        ns = space.neighbours(arch)
+        assert ns and len(ns) == len(set(ns)) and arch not in ns
+        assert all(space.distance(arch, n) == 1 and space.canonical(n) == n for n in ns)
+        assert all(arch in space.neighbours(n) for n in ns[:2])
+    if space.size is not None:
+        assert space.index(archs[0]) < space.size and space.arch_at(space.index(archs[0])) == archs[0]
+    with pytest.raises(ValueError):
+        space.parse("not an arch")
+    # Ground truth: canonical archs of the space, accuracies in (0, 100] for a classification task.
+    truth = space.ground_truth()
+    assert truth
+    for arch, value in itertools.islice(truth.items(), 20):
+        assert space.canonical(arch) == arch and space.parse(space.format(arch)) == arch
+        assert np.isfinite(value)
+    # The network of the default task: its output for a batch of 2, from shapes alone.
+    net = space.network(archs[0])
+    assert isinstance(net, SpaceNetwork)
+    out = jax.eval_shape(lambda v: net.module.apply(v, np.zeros((2, *net.input_shape), np.float32), *net.args,
+                                                    mutable=list(net.spec().mutable), **net.spec().train_kwargs),
+                         net.shapes())
+    assert out[0].shape[0] == 2
+    assert net.score(proxies="params")["params"] > 0
+
+
 # ----------------------------------------------------------------------------- NB201's plug-in agrees with nb201
 
 
