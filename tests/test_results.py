@@ -74,12 +74,18 @@ def test_resume_appends_only_with_the_same_settings(tmp_path):
     assert read_rows(path) == [] and read_settings(path) == other
 
 
-def test_a_revised_proxy_is_recorded_and_a_file_of_its_earlier_definition_is_not_resumed(tmp_path):
+def test_a_revised_proxy_is_recorded_and_a_file_of_its_earlier_definition_is_not_resumed(tmp_path, monkeypatch):
+    import dataclasses
+
     from zcjax import ScoreConfig, registry
     from zcjax.score import run_settings
 
     # Files of unrevised proxies keep the settings they always had (they resume as before).
-    assert "revisions" not in run_settings(ScoreConfig(proxies="params,synflow_ssnr"))
+    assert not registry.revisions(registry.all_names())
+    assert "revisions" not in run_settings(ScoreConfig(proxies="params,synflow_ssnr,az_expressivity"))
+    # A definition change that changes values raises the proxy's revision (here: as if it had).
+    for name in ("az_expressivity", "az_progressivity"):
+        monkeypatch.setitem(registry.PROXIES, name, dataclasses.replace(registry.PROXIES[name], revision=2))
     revised = run_settings(ScoreConfig(proxies="flops,az_expressivity,az_progressivity"))
     assert revised["revisions"] == {"az_expressivity": 2, "az_progressivity": 2}
     assert registry.revisions(["snip_ssnr", "az_progressivity"]) == {"az_progressivity": 2}

@@ -69,11 +69,10 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
     Proxy("meco_randn", ("meco_randn",), False, False, "meco on one N(0, 1) 64 x 64 image instead of the "
           "minibatch (MeCo's measure file)", ("nb201",)),
     Proxy("zico", ("zico",), False, True, "sum over layers of log sum mean|g| / std(g) over 2 half-batches (ZiCo)"),
-    # Revision 2: the covariance's negative (rounding) eigenvalues count as 0, where revision 1 gave NaN.
     Proxy("az_expressivity", ("az",), False, False, "sum over blocks of the eigenvalue entropy of the feature "
-          "covariance, Gaussian input (AZ-NAS)", ("nb201",), revision=2),
+          "covariance, Gaussian input (AZ-NAS)", ("nb201",)),
     Proxy("az_progressivity", ("az",), False, False, "smallest increase of that entropy from block to block "
-          "(AZ-NAS)", ("nb201",), revision=2),
+          "(AZ-NAS)", ("nb201",)),
     Proxy("az_trainability", ("az",), False, False, "mean over blocks of 2 - s - 1/s, s: spectral norm of the "
           "block's Jacobian probed with Rademacher vectors (AZ-NAS)", ("nb201",)),
     Proxy("zen", ("zen",), False, False, "log |f(x) - f(x + 0.01 e)| before pooling + sum of log BatchNorm "

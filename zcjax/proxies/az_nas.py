@@ -8,12 +8,7 @@ Gaussian images.
   normalised eigenvalues of its channel covariance over the N*H*W positions,
   ``sum(-p * log(p + 1e-8))``, p = eigenvalues / their sum. The network's is
   the sum over features; its *progressivity* the smallest increase of that
-  entropy from one feature to the next. The covariance is positive
-  semi-definite: an eigenvalue below 0 is rounding and counts as 0. (The
-  reference lets float32's small negative eigenvalues of a rank-deficient
-  covariance through, so ``log(p + 1e-8)`` is NaN and the cell is ranked last,
-  for 9-15% of NAS-Bench-201's cells; in float64 those cells are finite.) A
-  feature that is identically constant has no covariance: NaN.
+  entropy from one feature to the next.
 * Trainability: for every block, a Rademacher cotangent g_out on its output
   is pulled back through the block alone to its input, g_in. With g_in
   folded to the output's resolution (space-to-depth), M = g_in^T g_out /
@@ -43,7 +38,7 @@ def feature_entropy(feature: jax.Array) -> jax.Array:
     x = feature.reshape(-1, feature.shape[-1])
     x = x - x.mean(axis=0, keepdims=True)
     cov = jnp.dot(x.T, x, precision=jax.lax.Precision.HIGHEST) / x.shape[0]
-    s = jnp.maximum(jnp.linalg.eigvalsh(cov), 0.0)  # PSD: a negative eigenvalue is rounding
+    s = jnp.linalg.eigvalsh(cov)
     p = s / s.sum()
     return jnp.sum(-p * jnp.log(p + ENTROPY_OFFSET))
 
