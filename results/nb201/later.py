@@ -5,7 +5,8 @@
 Reads the committed score files of the 1,000-cell sample (seed 0) and joins them on
 their cells (zcjax.evaluate): the paper's proxies (run_data_sample.sh, CIFAR-10),
 the later data proxies (run_later_sample.sh, CIFAR-10) and AZ-NAS's scores under
-its own initialisation (run_az_sample.sh, every dataset), and for CIFAR-100 and
+its own initialisation (run_az_sample.sh, every dataset), meco_randn
+(run_meco_randn_sample.sh, every dataset), and for CIFAR-100 and
 ImageNet16-120 the full-space data-free files (run_data_free.sh), restricted to the
 sample's cells. A file not there yet (or still being written, uncompressed) is used
 as far as it goes; the table says how many cells each row has.
@@ -31,7 +32,7 @@ from zcjax.stats import spearman
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
-LATER = ("nwot", "swap", "meco", "zico", "epe_nas", "te_ntk", "te_linear_regions", "zen",
+LATER = ("nwot", "swap", "meco", "meco_randn", "zico", "epe_nas", "te_ntk", "te_linear_regions", "zen",
          "az_expressivity", "az_progressivity", "az_trainability")
 PUBLISHED = {  # Spearman, CIFAR-10 / CIFAR-100 / ImageNet16-120 (docs/PROXIES.md)
     "nwot": (0.762, 0.799, 0.794), "zico": (0.802, 0.809, 0.779), "zen": (0.103, 0.072, 0.109),
@@ -44,6 +45,12 @@ PROTOCOL = {
     "zico": "ours: the two halves (32 + 32) of the minibatch; theirs (AZ-NAS port): two batches of 64",
     "epe_nas": "ours: the minibatch of 64; theirs: 256 images",
     "az_nas": "Kaiming fan-in weights, zero biases, 64 Gaussian images (as theirs); FLOPs: ours",
+    "meco_randn": "ours: one fixed N(0, 1) 64x64 image; theirs (MeCo's measure file): a new randn image per call",
+}
+# A proxy run under another protocol, in a file of its own: {dataset: {label: (file, column, protocol)}}.
+VARIANTS = {
+    "cifar10": {"zico (64 + 64)": ("cifar10_sample1000_zico128.jsonl", "zico",
+                                   "two batches of 64: the halves of a minibatch of 128 (the AZ-NAS port's)")},
 }
 # Zero-shot ensembles, members fixed a priori: one per family of signal (gradient
 # saliency, input Jacobian, activations), and AZ-NAS's data-free four with synflow's SSNR.
@@ -56,7 +63,11 @@ ENSEMBLES = {
                 "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise+jacob_cov+meco"),
     "data-free": ("az_nas",
                   "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise",
-                  "rank:az_expressivity+az_trainability+synflow_ssnr_layerwise"),
+                  "rank:az_expressivity+az_trainability+synflow_ssnr_layerwise",
+                  # The same two with the data-free MeCo (added in session 12, members fixed before
+                  # ImageNet16-120 and CIFAR-10 were evaluated; CIFAR-100 had been looked at).
+                  "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise+meco_randn",
+                  "rank:az_expressivity+az_trainability+synflow_ssnr_layerwise+meco_randn"),
 }
 
 
@@ -70,7 +81,8 @@ def _file(name: str) -> str | None:
 
 def _files(dataset: str) -> list[str]:
     names = ([f"{dataset}_sample1000_all.jsonl", f"{dataset}_sample1000_later.jsonl"] if dataset == "cifar10"
-             else [f"{dataset}_data_free.jsonl"]) + [f"{dataset}_sample1000_az.jsonl"]
+             else [f"{dataset}_data_free.jsonl"]) + [f"{dataset}_sample1000_az.jsonl",
+                                                      f"{dataset}_sample1000_meco_randn.jsonl"]
     return [p for p in map(_file, names) if p]
 
 
@@ -124,7 +136,8 @@ def main() -> int:
                 + f"; {indices.size} cells shared.", "",
                 "| proxy | cells | rho test [val] | published | protocol |", "| --- | --- | --- | --- | --- |"]
         names = [n for n in (*LATER, "synflow", "synflow_ssnr_layerwise", "jacob_cov", "flops") if n in scores]
-        specs = [s for s in ENSEMBLES["cifar10" if dataset == "cifar10" else "data-free"]
+        groups = ("cifar10", "data-free") if dataset == "cifar10" else ("data-free",)
+        specs = [s for s in dict.fromkeys(s for g in groups for s in ENSEMBLES[g])
                  if all(c in scores for c in ensemble.parse(s).columns)]
         col = DATASETS.index(dataset)
         for name in names + specs:
@@ -133,6 +146,21 @@ def main() -> int:
             pub = PUBLISHED.get(name)
             out.append(f"| {name} | {cells} | {_fmt(spearman(values, acc_test))} [{_fmt(spearman(values, acc_val))}] "
                        f"| {_fmt(pub[col]) if pub else ''} | {PROTOCOL.get(name, '')} |")
+        # Runs of one proxy under another protocol (their own files: the column would clash in the join).
+        for label, (filename, name, protocol) in VARIANTS.get(dataset, {}).items():
+            path = _file(filename)
+            if path is None:
+                continue
+            rows = {split: evaluate._load_joined([path], dataset, split) for split in ("test", "val")}
+            variant_indices, values, acc = rows["test"][1], rows["test"][2][name], rows["test"][3]
+            pub = PUBLISHED.get(name)
+            # The run's own protocol on the same cells (a variant file may be partial).
+            same = np.isin(indices, variant_indices)
+            base = spearman(scores[name][same], acc_test[same]) if name in scores else np.nan
+            out.append(f"| {label} | {int(np.sum(np.isfinite(values)))} | {_fmt(spearman(values, acc))} "
+                       f"[{_fmt(spearman(rows['val'][2][name], rows['val'][3]))}] | {_fmt(pub[col]) if pub else ''} "
+                       f"| {protocol} (`{os.path.basename(path)}`); {name} as above on the same cells: "
+                       f"{_fmt(base)} |")
         candidates = [n for n in names if n != "flops"] + ["flops"]
         rho, chosen = _cv_selection(scores, acc_test, candidates)
         out += ["", f"Member selection fitted on accuracy (2-fold cross-validated, greedy log-rank, up to 4): held-out "
