@@ -119,3 +119,25 @@ def test_taps_cost_nothing_unless_asked_for(setup):
     x, ops, static, params = setup
     _, state = static.apply({"params": params}, x, mutable=["intermediates"])
     assert RELU_TAPS not in state and MODULE_TAPS not in state
+
+
+def test_meco_opt_is_meco_on_k_seeded_random_channels_scaled_by_c_over_k(setup):
+    x, ops, static, params = setup
+    taps = _taps(static, params, x[:1], ops, MODULE_TAPS)
+    key = jax.random.key(5)
+    expected = 0.0
+    for i, (v, w) in enumerate(taps):
+        feature = np.asarray(v[0])
+        if feature.ndim < 2 or np.prod(feature.shape[:-1]) < 2:
+            continue
+        c = feature.shape[-1]
+        k = min(8, c)
+        chosen = np.asarray(jax.random.permutation(jax.random.fold_in(key, i), c))[:k]
+        expected += float(w) * _numpy_meco(feature[..., chosen]) * c / k
+    got = float(meco_score(taps, key))
+    assert got == pytest.approx(expected, rel=1e-4, abs=1e-5)
+    assert {v.shape[-1] for v, _ in taps if v.ndim == 4} == {4, 8, 16}  # all, all and half of the channels
+    assert got != pytest.approx(float(meco_score(taps)), rel=1e-3)  # the 16-channel taps are sampled
+    assert float(meco_score(taps, key)) == got != float(meco_score(taps, jax.random.key(6)))
+    # k >= C everywhere: every channel, in another order, unscaled: MeCo itself.
+    assert float(meco_score(taps, key, channels=16)) == pytest.approx(float(meco_score(taps)), rel=1e-5, abs=1e-6)

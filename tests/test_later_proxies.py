@@ -16,7 +16,7 @@ from zcjax.spaces import nb201
 SMALL = dict(channels=4, cells_per_stage=1)
 ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 IDENTITY = "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"  # every cell is the identity
-LATER = "nwot,swap,meco,meco_randn,zico,epe_nas,zen,az_expressivity,az_progressivity,az_trainability"
+LATER = "nwot,swap,meco,meco_opt,meco_randn,zico,epe_nas,zen,az_expressivity,az_progressivity,az_trainability"
 
 
 def test_epe_nas_matches_numpy_per_class_correlations():
@@ -86,6 +86,23 @@ def test_meco_randn_is_meco_on_its_fixed_gaussian_image():
     assert not zcjax.PROXIES["meco_randn"].needs_data  # so it scores every dataset
     row = zcjax.score_cells([(9000, nb201.arch_at(9000))], zcjax.ScoreConfig(proxies="meco_randn", **SMALL))[0]
     assert row["meco_randn"] == pytest.approx(float(out["meco"]), rel=1e-5)
+
+
+def test_meco_opt_in_the_scorer_is_meco_opt_of_the_first_image_with_its_fixed_key():
+    from zcjax.proxies.activation import meco_score, tap_list
+    from zcjax.scoring import meco_opt_key
+    from zcjax.spaces.nb201.network import MODULE_TAPS
+
+    x, y = get_minibatch("cifar10", 4)
+    arch = nb201.arch_at(9000)
+    row = zcjax.score_cells([(9000, arch)], zcjax.ScoreConfig(proxies="meco,meco_opt", **SMALL), x, y)[0]
+    model = nb201.NB201Network(arch=tuple(nb201.arch_to_ops(arch)), **SMALL)
+    image = jnp.asarray(x[:1].transpose(0, 2, 3, 1))
+    params = model.init(zcjax.engine.cell_key(0, 9000), image)["params"]
+    _, state = model.apply({"params": params}, image, mutable=[MODULE_TAPS])
+    taps = tap_list(state[MODULE_TAPS])
+    assert row["meco_opt"] == pytest.approx(float(meco_score(taps, meco_opt_key())), rel=1e-5)
+    assert row["meco"] == pytest.approx(float(meco_score(taps)), rel=1e-5) and row["meco"] != row["meco_opt"]
 
 
 def test_the_model_engine_refuses_what_only_the_nb201_engine_computes():

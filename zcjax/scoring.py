@@ -70,6 +70,11 @@ def gaussian_images(n: int, height: int, width: int, dtype: Any = jnp.float32) -
     return jax.random.normal(jax.random.key(GAUSSIAN_SEED), (n, height, width, 3), jnp.float32).astype(dtype)
 
 
+def meco_opt_key() -> jax.Array:
+    """The key of meco_opt's channel draws, the same for every cell (the official code's are unseeded)."""
+    return jax.random.fold_in(jax.random.key(GAUSSIAN_SEED), 4)
+
+
 def meco_randn_image(dtype: Any = jnp.float32) -> jax.Array:
     """meco_randn's one N(0, 1) image (1, 64, 64, 3), the same for every cell (drawn in float32)."""
     key = jax.random.fold_in(jax.random.key(GAUSSIAN_SEED), 3)
@@ -207,6 +212,8 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
         extra["swap"] = swap_score(taps(RELU_TAPS, x[:samples]), samples)
     if "meco" in passes:
         extra["meco"] = meco_score(taps(MODULE_TAPS, x[:1]))
+    if "meco_opt" in passes:
+        extra["meco_opt"] = meco_score(taps(MODULE_TAPS, x[:1]), meco_opt_key())
     if "meco_randn" in passes:
         extra["meco_randn"] = meco_score(taps(MODULE_TAPS, meco_randn_image(x.dtype)))
     if "az" in passes:
