@@ -32,7 +32,7 @@ from zcjax.stats import spearman
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
-LATER = ("nwot", "swap", "meco", "meco_randn", "zico", "epe_nas", "te_ntk", "te_linear_regions", "zen",
+LATER = ("nwot", "swap", "meco", "meco_opt", "meco_randn", "zico", "epe_nas", "te_ntk", "te_linear_regions", "zen",
          "az_expressivity", "az_progressivity", "az_trainability")
 PUBLISHED = {  # Spearman, CIFAR-10 / CIFAR-100 / ImageNet16-120 (docs/PROXIES.md)
     "nwot": (0.762, 0.799, 0.794), "zico": (0.802, 0.809, 0.779), "zen": (0.103, 0.072, 0.109),
@@ -45,6 +45,7 @@ PROTOCOL = {
     "zico": "ours: the two halves (32 + 32) of the minibatch; theirs (AZ-NAS port): two batches of 64",
     "epe_nas": "ours: the minibatch of 64; theirs: 256 images",
     "az_nas": "Kaiming fan-in weights, zero biases, 64 Gaussian images (as theirs); FLOPs: ours",
+    "meco_opt": "ours: the first image of the minibatch, 8 channels per tap from a fixed key; theirs: unseeded",
     "meco_randn": "ours: one fixed N(0, 1) 64x64 image; theirs (MeCo's measure file): a new randn image per call",
 }
 # A proxy run under another protocol, in a file of its own: {dataset: {label: (file, column, protocol)}}.
@@ -80,7 +81,8 @@ def _file(name: str) -> str | None:
 
 
 def _files(dataset: str) -> list[str]:
-    names = ([f"{dataset}_sample1000_all.jsonl", f"{dataset}_sample1000_later.jsonl"] if dataset == "cifar10"
+    names = ([f"{dataset}_sample1000_all.jsonl", f"{dataset}_sample1000_later.jsonl",
+              f"{dataset}_sample1000_meco_opt.jsonl"] if dataset == "cifar10"
              else [f"{dataset}_data_free.jsonl"]) + [f"{dataset}_sample1000_az.jsonl",
                                                       f"{dataset}_sample1000_meco_randn.jsonl"]
     return [p for p in map(_file, names) if p]
