@@ -310,7 +310,7 @@ def test_later_proxies_on_a_user_model_match_their_definitions(cnn, batch):
 
     model, variables = cnn
     x, y = (jnp.asarray(a) for a in batch)
-    ours = zcjax.score_model(model, variables, (x, y), "meco,zico,epe_nas")
+    ours = zcjax.score_model(model, variables, (x, y), "meco,meco_opt,zico,epe_nas")
     spec = zcjax.ModelSpec(model)
     # meco: every module's (>= 3-axis) output for the first input.
     _, state = spec.call(variables, x[:1], mutable=[MODULE_OUTPUTS], interceptors=[module_output_interceptor()])
@@ -318,6 +318,9 @@ def test_later_proxies_on_a_user_model_match_their_definitions(cnn, batch):
     assert len(taps) >= 4  # conv, BatchNorm, conv, BatchNorm
     expected = sum(float(channel_correlation_min_eigenvalue(v[0])) for v, _ in taps)
     assert ours["meco"] == pytest.approx(expected, rel=1e-5, abs=1e-7)
+    from zcjax.proxies.activation import meco_score
+    from zcjax.scoring import meco_opt_key
+    assert ours["meco_opt"] == pytest.approx(float(meco_score(taps, meco_opt_key())), rel=1e-5, abs=1e-7)
     # zico: the two halves' kernel gradients, each alone.
     half = x.shape[0] // 2
 

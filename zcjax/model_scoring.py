@@ -46,7 +46,7 @@ from .proxies.jacobian import epe_nas_score, jacob_cov_score
 from .proxies.static import l2_norm_layers
 from .proxies.synflow import require_x64
 from .registry import PROXIES, base_proxy, needed_passes, resolve
-from .scoring import FLOAT64_PROXIES, _results, cross_entropy
+from .scoring import FLOAT64_PROXIES, _results, cross_entropy, meco_opt_key
 
 SIZE_PROXIES = ("params", "flops")
 
@@ -129,10 +129,14 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
     saliencies: dict[str, Tree] = {}
     layer_values: dict[str, Tree] = {}
     extra: dict[str, Any] = {}
-    if "meco" in passes:  # every module's output for the first input
+    if passes & {"meco", "meco_opt"}:  # every module's output for the first input
         _, state = spec.call(variables, x[:1], args, mutable=[MODULE_OUTPUTS], rngs=rngs,
                              interceptors=[module_output_interceptor()])
-        extra["meco"] = meco_score(tap_list(state.get(MODULE_OUTPUTS)))
+        taps = tap_list(state.get(MODULE_OUTPUTS))
+        if "meco" in passes:
+            extra["meco"] = meco_score(taps)
+        if "meco_opt" in passes:
+            extra["meco_opt"] = meco_score(taps, meco_opt_key())
     if "zico" in passes:  # the gradients of the minibatch's two halves, each alone
         if x.shape[0] < 2:
             raise ValueError("zico needs a minibatch of at least 2 inputs (it splits it in two batches)")
@@ -189,7 +193,7 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
                 extra["onehot"] = jax.nn.one_hot(y, out_shape.shape[-1], dtype=jnp.float32)
     if "l2_norm" in wanted:
         layer_values["l2_norm"] = l2_norm_layers(weights)
-    out = _results([n for n in names if n not in ("jacob_cov", "epe_nas", "meco")], saliencies, layer_values, mask,
+    out = _results([n for n in names if n not in ("jacob_cov", "epe_nas", "meco", "meco_opt")], saliencies, layer_values, mask,
                    per_layer)
     out.update(extra)
     return out

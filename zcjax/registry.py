@@ -67,7 +67,7 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
     Proxy("meco", ("meco",), False, True, "sum of min eigenvalues of the channel correlation of every module's "
           "output on one image (MeCo)"),
     Proxy("meco_opt", ("meco_opt",), False, True, "meco on 8 random channels of each module's output, scaled "
-          "by C / 8 (MeCo_opt)", ("nb201",)),
+          "by C / 8 (MeCo_opt)"),
     Proxy("meco_randn", ("meco_randn",), False, False, "meco on one N(0, 1) 64 x 64 image instead of the "
           "minibatch (MeCo's measure file)", ("nb201",)),
     Proxy("zico", ("zico",), False, True, "sum over layers of log sum mean|g| / std(g) over 2 half-batches (ZiCo)"),
