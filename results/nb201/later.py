@@ -23,7 +23,9 @@ Three kinds of rows:
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 
 import numpy as np
 
@@ -73,10 +75,16 @@ ENSEMBLES = {
 
 
 def _file(name: str) -> str | None:
-    for candidate in (name + ".gz", name, name + ".partial.gz"):  # done, being written, stopped part-way
+    for candidate in (name + ".gz", name):  # done, being written
         path = os.path.join(HERE, candidate)
         if os.path.exists(path):
             return path
+    partial = os.path.join(HERE, name + ".partial.gz")  # stopped part-way: read through a copy named as a results file
+    if os.path.exists(partial):
+        copy = os.path.join(tempfile.mkdtemp(prefix="later-"), name + ".gz")
+        shutil.copyfile(partial, copy)
+        shutil.copyfile(os.path.join(HERE, name + ".settings.json"), copy[:-3] + ".settings.json")
+        return copy
     return None
 
 
@@ -161,7 +169,7 @@ def main() -> int:
             base = spearman(scores[name][same], acc_test[same]) if name in scores else np.nan
             out.append(f"| {label} | {int(np.sum(np.isfinite(values)))} | {_fmt(spearman(values, acc))} "
                        f"[{_fmt(spearman(rows['val'][2][name], rows['val'][3]))}] | {_fmt(pub[col]) if pub else ''} "
-                       f"| {protocol} (`{os.path.basename(path)}`); {name} as above on the same cells: "
+                       f"| {protocol} (`{filename}`{', stopped part-way' if path.startswith(tempfile.gettempdir()) else ''}); {name} as above on the same cells: "
                        f"{_fmt(base)} |")
         candidates = [n for n in names if n != "flops"] + ["flops"]
         rho, chosen = _cv_selection(scores, acc_test, candidates)
