@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     cells.add_argument("--trained", action="store_true",
                        help="the architectures the space's benchmark trained for the task (its ground truth)")
     p.add_argument("--proxies", default="all",
-                   help="comma-separated names, 'all' or 'data-free' (default all); known: "
+                   help="comma-separated names, 'all', 'paper' (the paper's proxies and their SSNR) or "
+                        "'data-free' (default all); known: "
                         + ", ".join(registry.all_names()))
     data = p.add_argument_group("data")
     data.add_argument("--batch-size", type=int, default=64, help="minibatch size (default 64)")
