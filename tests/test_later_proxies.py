@@ -56,7 +56,7 @@ def test_degenerate_cells_are_nan_with_a_warning_and_the_run_goes_on():
 
 @pytest.mark.slow  # three strategies' compiles of every later proxy: about 3 minutes on the 2-core machine
 def test_eager_per_cell_and_batched_agree():
-    # meco_opt is left out of the vmapped program: with it, XLA:CPU hung there (3 of 4 runs, session 12; not
+    # meco_opt is left out of the vmapped program: with it, XLA:CPU hung there (6 of 7 runs, session 12; not
     # diagnosed: see the closing note). Per-cell and eager cover it.
     without_opt = ",".join(n for n in LATER.split(",") if n != "meco_opt")
     rows = {s: _rows(s, c, p) for s, c, p in (("per-cell", None, LATER), ("eager", None, LATER),
