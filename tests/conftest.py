@@ -14,7 +14,6 @@ jax.config.update("jax_numpy_dtype_promotion", "strict")
 os.environ.setdefault("ZCJAX_COMPILE_CACHE", "off")
 
 
-
 def _release_compiled_programs():
     jax.clear_caches()
     gc.collect()

@@ -304,9 +304,10 @@ def test_an_nnx_model_scores_as_the_same_linen_model(batch):
 
 def test_later_proxies_on_a_user_model_match_their_definitions(cnn, batch):
     from zcjax.model import MODULE_OUTPUTS, module_output_interceptor
-    from zcjax.proxies.activation import channel_correlation_min_eigenvalue, tap_list
+    from zcjax.proxies.activation import channel_correlation_min_eigenvalue, meco_score, tap_list
     from zcjax.proxies.jacobian import epe_nas_score
     from zcjax.proxies.zico import zico_layers
+    from zcjax.scoring import meco_opt_key
 
     model, variables = cnn
     x, y = (jnp.asarray(a) for a in batch)
@@ -318,8 +319,6 @@ def test_later_proxies_on_a_user_model_match_their_definitions(cnn, batch):
     assert len(taps) >= 4  # conv, BatchNorm, conv, BatchNorm
     expected = sum(float(channel_correlation_min_eigenvalue(v[0])) for v, _ in taps)
     assert ours["meco"] == pytest.approx(expected, rel=1e-5, abs=1e-7)
-    from zcjax.proxies.activation import meco_score
-    from zcjax.scoring import meco_opt_key
     assert ours["meco_opt"] == pytest.approx(float(meco_score(taps, meco_opt_key())), rel=1e-5, abs=1e-7)
     # zico: the two halves' kernel gradients, each alone.
     half = x.shape[0] // 2

@@ -193,8 +193,7 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
                 extra["onehot"] = jax.nn.one_hot(y, out_shape.shape[-1], dtype=jnp.float32)
     if "l2_norm" in wanted:
         layer_values["l2_norm"] = l2_norm_layers(weights)
-    out = _results([n for n in names if n not in ("jacob_cov", "epe_nas", "meco", "meco_opt")], saliencies, layer_values, mask,
-                   per_layer)
+    out = _results(names, saliencies, layer_values, mask, per_layer)  # the saliency and per-layer proxies
     out.update(extra)
     return out
 

@@ -74,17 +74,27 @@ ENSEMBLES = {
 }
 
 
+_PARTIAL_COPIES = tempfile.TemporaryDirectory(prefix="later-")  # removed when the script ends
+
+
+def _partial(name: str) -> bool:
+    """Whether results file ``name`` exists only as a run stopped part-way (``name.partial.gz``)."""
+    return (not any(os.path.exists(os.path.join(HERE, name + s)) for s in (".gz", ""))
+            and os.path.exists(os.path.join(HERE, name + ".partial.gz")))
+
+
 def _file(name: str) -> str | None:
-    for candidate in (name + ".gz", name):  # done, being written
+    """The file to read for ``name``: done (.gz), being written, or a copy of a .partial.gz named as a results file."""
+    if _partial(name):
+        copy = os.path.join(_PARTIAL_COPIES.name, name + ".gz")
+        shutil.copyfile(os.path.join(HERE, name + ".partial.gz"), copy)
+        shutil.copyfile(os.path.join(HERE, name + ".settings.json"), os.path.join(_PARTIAL_COPIES.name,
+                                                                                    name + ".settings.json"))
+        return copy
+    for candidate in (name + ".gz", name):
         path = os.path.join(HERE, candidate)
         if os.path.exists(path):
             return path
-    partial = os.path.join(HERE, name + ".partial.gz")  # stopped part-way: read through a copy named as a results file
-    if os.path.exists(partial):
-        copy = os.path.join(tempfile.mkdtemp(prefix="later-"), name + ".gz")
-        shutil.copyfile(partial, copy)
-        shutil.copyfile(os.path.join(HERE, name + ".settings.json"), copy[:-3] + ".settings.json")
-        return copy
     return None
 
 
@@ -169,8 +179,8 @@ def main() -> int:
             base = spearman(scores[name][same], acc_test[same]) if name in scores else np.nan
             out.append(f"| {label} | {int(np.sum(np.isfinite(values)))} | {_fmt(spearman(values, acc))} "
                        f"[{_fmt(spearman(rows['val'][2][name], rows['val'][3]))}] | {_fmt(pub[col]) if pub else ''} "
-                       f"| {protocol} (`{filename}`{', stopped part-way' if path.startswith(tempfile.gettempdir()) else ''}); {name} as above on the same cells: "
-                       f"{_fmt(base)} |")
+                       f"| {protocol} (`{filename}`{', stopped part-way' if _partial(filename) else ''}); "
+                       f"{name} as above on the same cells: {_fmt(base)} |")
         candidates = [n for n in names if n != "flops"] + ["flops"]
         rho, chosen = _cv_selection(scores, acc_test, candidates)
         out += ["", f"Member selection fitted on accuracy (2-fold cross-validated, greedy log-rank, up to 4): held-out "
