@@ -31,6 +31,7 @@ GROUPS = {
     "nwot": "nwot",
     "swap": "swap",
     "meco": "meco",
+    "meco_opt": "meco_opt",
     "meco_randn": "meco_randn",
     "zico": "zico",
     "epe_nas": "epe_nas",

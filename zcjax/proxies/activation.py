@@ -30,6 +30,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from ._linalg import eigvalsh, logabsdet
 from .jacobian import unit_rows
 
 Tap = tuple[jax.Array, jax.Array]
@@ -79,7 +80,7 @@ def nwot_score(kernel: jax.Array) -> jax.Array:
     Run in float64 (inside ``jax.enable_x64(True)``, K cast to float64) to match
     the reference, which accumulates K in float64 NumPy.
     """
-    return jnp.linalg.slogdet(kernel)[1]
+    return logabsdet(kernel)
 
 
 def swap_score(taps: Iterable[Tap], samples: int | None = None) -> jax.Array:
@@ -122,7 +123,7 @@ def channel_correlation_min_eigenvalue(feature: jax.Array) -> jax.Array:
     """
     unit, _ = unit_rows(feature.reshape(-1, feature.shape[-1]).T)  # (C, positions)
     corr = jnp.clip(unit @ unit.T, -1.0, 1.0)
-    return jnp.linalg.eigvalsh(corr)[0]
+    return eigvalsh(corr)[0]
 
 
 MECO_OPT_CHANNELS = 8  # MeCo_opt's channels per tap

@@ -29,6 +29,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from ._linalg import eigvalsh, svdvals
+
 ENTROPY_OFFSET = 1e-8
 SIGMA_OFFSET = 1e-6
 
@@ -38,7 +40,7 @@ def feature_entropy(feature: jax.Array) -> jax.Array:
     x = feature.reshape(-1, feature.shape[-1])
     x = x - x.mean(axis=0, keepdims=True)
     cov = jnp.dot(x.T, x, precision=jax.lax.Precision.HIGHEST) / x.shape[0]
-    s = jnp.linalg.eigvalsh(cov)
+    s = eigvalsh(cov)
     p = s / s.sum()
     return jnp.sum(-p * jnp.log(p + ENTROPY_OFFSET))
 
@@ -64,7 +66,7 @@ def block_trainability(g_in: jax.Array, g_out: jax.Array) -> jax.Array:
     n, h, w, _ = g_out.shape
     m = jnp.dot(g_in.reshape(n * h * w, -1).T, g_out.reshape(n * h * w, -1),
                 precision=jax.lax.Precision.HIGHEST) / (n * h * w)
-    sigma = jnp.linalg.svd(m, compute_uv=False)[0]
+    sigma = svdvals(m)[0]
     return jnp.where(same, -jnp.inf, 2.0 - sigma - 1.0 / (sigma + SIGMA_OFFSET))
 
 

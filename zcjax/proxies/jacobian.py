@@ -5,6 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ._linalg import eigvalsh
+
 EIGEN_OFFSET = 1e-5
 
 
@@ -34,7 +36,7 @@ def jacob_cov_score(jacobian: jax.Array) -> jax.Array:
       A scalar.
     """
     unit, varies = unit_rows(jacobian.reshape(jacobian.shape[0], -1))
-    eigenvalues = jnp.linalg.eigvalsh(unit @ unit.T)
+    eigenvalues = eigvalsh(unit @ unit.T)
     score = -jnp.sum(jnp.log(eigenvalues + EIGEN_OFFSET) + 1.0 / (eigenvalues + EIGEN_OFFSET))
     return jnp.where(jnp.all(varies), score, jnp.nan)
 

@@ -20,12 +20,14 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ._linalg import eigvalsh
+
 NAN_CONDITION = 1e5
 
 
 def ntk_score(ntk: jax.Array) -> jax.Array:
     """``-lambda_max / lambda_min`` of the (N, N) kernel (a NaN ratio: -1e5). Run in float64 for exactness."""
-    eigenvalues = jnp.linalg.eigvalsh(ntk)
+    eigenvalues = eigvalsh(ntk)
     condition = eigenvalues[-1] / eigenvalues[0]
     return -jnp.where(jnp.isnan(condition), NAN_CONDITION, condition)
 
