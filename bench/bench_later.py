@@ -39,6 +39,7 @@ GROUPS = {
     "AZ-NAS (3 scores)": "az_expressivity,az_progressivity,az_trainability",
     "te_ntk": "te_ntk",
     "te_linear_regions": "te_linear_regions",
+    "VKDNW (entropy, dim)": "vkdnw_entropy,vkdnw_dim",
     "every proxy": "all",
 }
 

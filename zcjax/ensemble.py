@@ -7,6 +7,9 @@ Three rules, over any set of proxies scored on the same population of cells:
   is ``sum over members of log(rank / n)``. A cell must be good on every
   member to score high: one bad rank costs more than a good one gains.
 * :func:`rank_sum` (TE-NAS's): the sum of the members' ranks.
+* :func:`lex_rank` (VKDNW's): ``log`` of the dense rank of the tuple of the
+  members' scores, compared member by member (the first decides, the next
+  breaks its ties).
 * :func:`vote` (the zero-cost paper's majority vote, for k members): cell i
   beats cell j when more than half the members score i higher; the score is
   the number of cells beaten.
@@ -35,15 +38,17 @@ import scipy.stats
 
 from .vote import vote as _vote
 
-__all__ = ["ALIASES", "RULES", "Ensemble", "ensemble_rows", "is_spec", "log_rank", "member_ranks", "parse", "rank_sum",
-           "vote"]
+__all__ = ["ALIASES", "RULES", "Ensemble", "ensemble_rows", "is_spec", "lex_rank", "log_rank", "member_ranks", "parse",
+           "rank_sum", "vote"]
 
-RULES = ("rank", "ranksum", "vote")
+RULES = ("rank", "ranksum", "lexrank", "vote")
 ALIASES = {
     # AZ-NAS (Lee & Ham 2024): expressivity, progressivity, trainability and complexity (FLOPs), by log-rank.
     "az_nas": "rank:az_expressivity+az_progressivity+az_trainability+flops",
     # TE-NAS (Chen et al. 2021): the sum of the ranks of its two scores.
     "te_nas": "ranksum:te_ntk+te_linear_regions",
+    # VKDNW (CVPR 2025), VKDNW_single: the number of tensors first, then the Fisher spectrum's entropy.
+    "vkdnw": "lexrank:vkdnw_dim+vkdnw_entropy",
 }
 
 
@@ -52,7 +57,8 @@ class Ensemble:
     """An ensemble rule over named members.
 
     Attributes:
-      rule: 'rank' (sum of log-ranks) or 'vote' (majority vote wins).
+      rule: 'rank' (sum of log-ranks), 'ranksum' (sum of ranks), 'lexrank' (log
+        of the dense rank of the members' tuple) or 'vote' (majority vote wins).
       members: result names, each optionally prefixed with '-' (lower is better).
     """
 
@@ -92,6 +98,8 @@ class Ensemble:
             return log_rank(scores, self.members)
         if self.rule == "ranksum":
             return rank_sum(scores, self.members)
+        if self.rule == "lexrank":
+            return lex_rank(scores, self.members)
         return vote(scores, self.members)
 
 
@@ -106,7 +114,8 @@ def parse(spec: str) -> Ensemble:
         return dataclasses.replace(parse(ALIASES[spec]), label=spec)
     rule, sep, rest = spec.partition(":")
     if not sep or rule not in RULES:
-        raise ValueError(f"an ensemble is written rank:<a>+<b>..., ranksum:<a>+<b>... or vote:<a>+<b>..., "
+        raise ValueError(f"an ensemble is written rank:<a>+<b>..., ranksum:<a>+<b>..., lexrank:<a>+<b>... or "
+                         f"vote:<a>+<b>..., "
                          f"got {spec!r}")
     return Ensemble(rule, tuple(m.strip() for m in rest.split("+")))
 
@@ -144,6 +153,19 @@ def log_rank(scores: Mapping[str, Any], members: Sequence[str]) -> np.ndarray:
 def rank_sum(scores: Mapping[str, Any], members: Sequence[str]) -> np.ndarray:
     """TE-NAS's aggregation: the sum of the members' ranks (1 = lowest score, ties averaged, NaN lowest)."""
     return np.sum([member_ranks(_column(scores, m)) for m in members], axis=0)
+
+
+def lex_rank(scores: Mapping[str, Any], members: Sequence[str]) -> np.ndarray:
+    """VKDNW's ranking: ``log`` of the dense rank (1 = lowest) of each cell's tuple of member scores.
+
+    Tuples compare member by member, the first member first; NaN ranks below every number.
+    """
+    columns = [_column(scores, m) for m in members]
+    if len({c.size for c in columns}) != 1:
+        raise ValueError(f"ensemble members have different lengths: {sorted({c.size for c in columns})}")
+    table = np.stack([np.where(np.isnan(c), -np.inf, c) for c in columns], axis=1)
+    _, dense = np.unique(table, axis=0, return_inverse=True)
+    return np.log(dense.ravel() + 1.0)
 
 
 def vote(scores: Mapping[str, Any], members: Sequence[str]) -> np.ndarray:

@@ -82,6 +82,10 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
     Proxy("te_ntk", ("ntk",), False, True, "-condition number of the NTK of the minibatch (TE-NAS)", ("nb201",)),
     Proxy("te_linear_regions", ("linear_regions",), False, False, "distinct ReLU activation patterns of 64 Gaussian "
           "images (TE-NAS)", ("nb201",)),
+    Proxy("vkdnw_entropy", ("vkdnw",), False, False, "entropy of the deciles of the Fisher spectrum of element 0 of "
+          "the first 128 tensors, eval-mode BatchNorm, Gaussian input (VKDNW)", ("nb201",)),
+    Proxy("vkdnw_dim", ("vkdnw",), False, False, "number of parameter tensors of the xautodl network, "
+          "21 + 45 k for k conv edges a cell (VKDNW)", ("nb201",)),
     Proxy("epe_nas", ("jacobian",), False, True, "sum over classes of |sum log(|corr| + 1e-5)| of the input "
           "Jacobians (EPE-NAS)"),
 )}

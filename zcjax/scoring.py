@@ -37,6 +37,7 @@ import optax
 from .proxies.activation import meco_score, nwot_kernel, nwot_score, swap_score, tap_list
 from .proxies.az_nas import expressivity_progressivity, rademacher_cotangents, trainability
 from .proxies.te_nas import linear_regions, ntk_score
+from .proxies.vkdnw import MAX_TENSORS as VKDNW_TENSORS, vkdnw_entropy
 from .proxies.zen import MIXUP_GAMMA, zen_score
 from .proxies.zico import zico_layers
 from .proxies._tree import (Tree, array_module, kernels, layer_reduce, map_layers, mask_vector, replace_kernels,
@@ -56,7 +57,8 @@ HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot", "te_ntk")
 SWAP_SAMPLES = 16  # SWAP's batch
 # The network's tap collections (zcjax.spaces.nb201.network).
 RELU_TAPS, MODULE_TAPS, BLOCK_TAPS, BLOCK_PERTURBATIONS = "relu_taps", "module_taps", "block_taps", "block_perturbations"
-BN_TAPS, PRE_GAP_TAPS = "bn_taps", "pre_gap_taps"
+BN_TAPS, PRE_GAP_TAPS, KERNEL_TANGENTS = "bn_taps", "pre_gap_taps", "kernel_tangents"
+VKDNW_CLASS_BATCH = 10  # classes per vmapped backward pass of VKDNW's Jacobian
 GAUSSIAN_SEED = 0  # the Gaussian images (and AZ-NAS's Rademacher probes) every cell sees
 GAUSSIAN_BATCH = 64  # AZ-NAS's batch
 MECO_RANDN_SIZE = 64  # MeCo's measure file: torch.randn(1, 3, 64, 64), whatever the dataset
@@ -133,6 +135,91 @@ def az_nas_scores(model: Any, params: Tree, ops: jax.Array | None, images: jax.A
             "az_trainability": trainability([g_in[f"block{i}"] for i in range(1, len(feats))], probes)}
 
 
+def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None,
+                   images: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """VKDNW's Jacobian of one network: d logits / d (element 0 of each of its first 128 tensors).
+
+    The network runs with every BatchNorm in eval mode at its initial running
+    statistics (``model.initial_bn_variant()``), so the images are independent
+    and BatchNorm is ``gamma * z / sqrt(1 + eps) + beta`` with gamma = 1 and
+    beta = 0. Every column then follows from a conv's output z and g = d logit_c /
+    dz (its ``perturbations`` gradient, one reverse pass per class over one
+    forward): the kernel's ``sum g[..., 0] * dz/dW``, where dz/dW is the conv of
+    the input's channel 0 by a unit kernel that the layer sows; the BatchNorm's
+    ``sum g[..., 0] * z[..., 0]`` (gamma) and ``sqrt(1 + eps) * sum g[..., 0]``
+    (beta). The last BatchNorm and the classifier have closed forms in the
+    pooled features. The tensors and their order are ``model.xautodl_tensors(ops)``.
+
+    Returns:
+      (jacobian (N, C, 128), its columns past ``count`` zero; logits (N, C);
+      count = min(tensors, 128); tensors, the network's number of tensors).
+    """
+    from zcjax.spaces.nb201.network import BN_EPS
+
+    net = model.initial_bn_variant()
+    order = net.xautodl_tensors(ops)
+    shapes = jax.eval_shape(lambda: net.apply({"params": params}, *_call_args(images, ops),
+                                              mutable=["intermediates"])[1]["intermediates"])
+    zero = jax.tree.map(lambda z: jnp.zeros(z[0].shape, z[0].dtype), shapes, is_leaf=lambda t: isinstance(t, tuple))
+
+    def forward(perturbations):
+        logits, state = net.apply({"params": params, "perturbations": perturbations}, *_call_args(images, ops),
+                                  mutable=["intermediates", KERNEL_TANGENTS, PRE_GAP_TAPS])
+        return logits, state
+
+    logits, pull_back, state = jax.vjp(forward, zero, has_aux=True)
+    n, classes = logits.shape
+    scale = (1.0 + BN_EPS) ** 0.5
+
+    def at(tree, path):
+        for key in path:
+            tree = tree[key]
+        return tree
+
+    layered = [(kind, path) for kind, path, _ in order if path]
+
+    def class_columns(c):
+        g = pull_back(jnp.zeros_like(logits).at[:, c].set(1.0))[0]
+        columns = []
+        for kind, path in layered:
+            g0 = at(g, path)["z"][..., 0].reshape(n, -1)
+            if kind == "kernel":
+                other = at(state[KERNEL_TANGENTS], path)["t"][0][..., 0].reshape(n, -1)
+            elif kind == "gamma":
+                other = at(state["intermediates"], path)["z"][0][..., 0].reshape(n, -1)
+            else:
+                other = jnp.full_like(g0, scale)
+            columns.append(jnp.sum(g0 * other, axis=1))
+        return jnp.stack(columns)  # (entries, N)
+
+    # VKDNW_CLASS_BATCH classes a vmapped backward, the chunks unrolled: on XLA:CPU a while loop over the
+    # pull-back (lax.map, with or without batch_size) ran 7x slower than the same backward vmapped; the chunks
+    # bound the cotangents' memory for 100 or 120 classes.
+    per_class = jnp.concatenate([jax.vmap(class_columns)(jnp.arange(start, min(start + VKDNW_CLASS_BATCH, classes)))
+                                 for start in range(0, classes, VKDNW_CLASS_BATCH)])  # (C, entries, N)
+    features = tap_list(state[PRE_GAP_TAPS])[0][0]  # relu(lastact BN output), (N, H, W, channels)
+    pooled, positive = features[..., 0].reshape(n, -1).mean(1), (features[..., 0] > 0).reshape(n, -1).mean(1)
+    weight_row = params["classifier"]["kernel"][0].astype(logits.dtype)  # W[0, c], PyTorch's weight[c, 0]
+    first_class = (jnp.arange(classes) == 0).astype(logits.dtype)
+    closed = {"lastact_gamma": weight_row[:, None] * pooled, "lastact_beta": weight_row[:, None] * positive,
+              "classifier_kernel": first_class[:, None] * pooled, "classifier_bias": jnp.broadcast_to(
+                  first_class[:, None], (classes, n))}
+    columns, k = [], 0
+    for kind, path, _ in order:
+        if path:
+            columns.append(per_class[:, k])
+            k += 1
+        else:
+            columns.append(closed[kind])
+    active = jnp.stack([jnp.asarray(a) for _, _, a in order])
+    position = jnp.cumsum(active) - 1
+    keep = active & (position < VKDNW_TENSORS)
+    select = jnp.where(keep[:, None], jax.nn.one_hot(position, VKDNW_TENSORS, dtype=logits.dtype), 0.0)
+    jacobian = jnp.einsum("ecn,ep->ncp", jnp.stack(columns), select, precision=jax.lax.Precision.HIGHEST)
+    tensors = jnp.sum(active)
+    return jacobian, logits, jnp.minimum(tensors, VKDNW_TENSORS), tensors
+
+
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Mean softmax cross-entropy with integer labels."""
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
@@ -198,9 +285,9 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
         _, state = model.apply({"params": params}, *_call_args(inputs, ops), mutable=[collection])
         return tap_list(state.get(collection))
 
-    # The Gaussian-input proxies (TE-NAS's linear regions, AZ-NAS, Zen) share one batch, drawn once.
+    # The Gaussian-input proxies (TE-NAS's linear regions, AZ-NAS, Zen, VKDNW) share one batch, drawn once.
     gaussian = (gaussian_images(GAUSSIAN_BATCH, *x.shape[1:3], x.dtype)
-                if passes & {"linear_regions", "az", "zen"} else None)
+                if passes & {"linear_regions", "az", "zen", "vkdnw"} else None)
     if "relu" in passes:
         handoff["nwot_kernel"] = nwot_kernel(taps(RELU_TAPS, x))
     if "linear_regions" in passes:
@@ -220,6 +307,10 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
         extra.update(az_nas_scores(model, params, ops, gaussian))
     if "zen" in passes:
         extra["zen"] = zen_of(model, params, ops, gaussian)
+    if "vkdnw" in passes:
+        jacobian, logits, count, tensors = vkdnw_jacobian(model, params, ops, gaussian)
+        extra["vkdnw_entropy"] = vkdnw_entropy(jacobian, logits, count)
+        extra["vkdnw_dim"] = tensors.astype(jnp.float32)
     if "zico" in passes:
         if x.shape[0] < 2:
             raise ValueError("zico needs a minibatch of at least 2 images (it splits it in two batches)")

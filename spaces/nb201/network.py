@@ -68,6 +68,7 @@ BLOCK_TAPS = "block_taps"
 BN_TAPS = "bn_taps"
 PRE_GAP_TAPS = "pre_gap_taps"
 BLOCK_PERTURBATIONS = "block_perturbations"
+KERNEL_TANGENTS = "kernel_tangents"
 WEIGHT_INITS = ("pytorch", "kaiming", "xavier", "normal", "zero")
 BIAS_INITS = ("pytorch", "zero", "one")
 
@@ -176,18 +177,33 @@ def layer_output(x: jax.Array, kernel: jax.Array, bias: jax.Array | None, pertur
     return z
 
 
+@jax.jit
+def initial_stat_norm(x: jax.Array, scale: jax.Array | None = None, bias: jax.Array | None = None) -> jax.Array:
+    """BatchNorm in eval mode with a fresh layer's running statistics (mean 0, variance 1): ``x / sqrt(1 + eps)``."""
+    y = x * jax.lax.rsqrt(jnp.asarray(1.0 + BN_EPS, x.dtype))
+    if scale is not None:
+        y = y * scale.astype(x.dtype) + bias.astype(x.dtype)
+    return y
+
+
 class BatchStatNorm(nn.Module):
-    """BatchNorm in training mode: normalises with the current batch statistics."""
+    """BatchNorm in training mode: normalises with the current batch statistics.
+
+    With ``initial``, BatchNorm in eval mode before any training step instead:
+    the running statistics still at their initial values (VKDNW's mode).
+    """
 
     affine: bool = True
+    initial: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        norm = initial_stat_norm if self.initial else batch_stat_norm
         if not self.affine:
-            return batch_stat_norm(x)
+            return norm(x)
         scale = _param(self, "scale", initializers.constant(1.0), (x.shape[-1],))
         bias = _param(self, "bias", initializers.constant(0.0), (x.shape[-1],))
-        return batch_stat_norm(x, scale, bias)
+        return norm(x, scale, bias)
 
 
 class SaliencyLayer(nn.Module):
@@ -211,7 +227,23 @@ class SaliencyLayer(nn.Module):
         if perturbation is None and self.is_mutable_collection("perturbations"):
             self.put_variable("perturbations", "z", jnp.zeros_like(z))
         self.sow("intermediates", "z", z)
+        self.sow_tangent(x, stride, relu)
         return z
+
+    def sow_tangent(self, x: jax.Array, stride: int = 1, relu: bool = False) -> None:
+        """Sows dz/d(kernel element 0) into KERNEL_TANGENTS when it is mutable: (N, ..., 1), output channel 0's.
+
+        Element 0 is the first of PyTorch's flattened weight (OIHW conv, (out, in)
+        linear), HWIO ``[0, 0, 0, 0]`` (linear ``[0, 0]``) here.
+        """
+        if not self.is_mutable_collection(KERNEL_TANGENTS):
+            return
+        x = jax.nn.relu(x[..., :1]) if relu else x[..., :1]
+        if len(self.kernel_shape) == 2:
+            self.sow(KERNEL_TANGENTS, "t", x)
+            return
+        unit = jnp.zeros(self.kernel_shape[:2] + (1, 1), x.dtype).at[0, 0, 0, 0].set(1.0)
+        self.sow(KERNEL_TANGENTS, "t", conv2d(x, unit, stride))
 
     def tag(self, z: jax.Array) -> jax.Array:
         """Marks ``z`` as this layer's output for fisher (zero perturbation + sown value)."""
@@ -248,7 +280,8 @@ def _conv_taps(module: nn.Module, x: jax.Array, z: jax.Array, out: jax.Array, we
         tap(module, MODULE_TAPS, out, 3.0 * weight)
 
 
-def _op_output(module: nn.Module, x: jax.Array, op: int, conv: nn.Module | None, use_bn: bool) -> jax.Array | None:
+def _op_output(module: nn.Module, x: jax.Array, op: int, conv: nn.Module | None, use_bn: bool,
+               initial_bn: bool = False) -> jax.Array | None:
     if op == NONE:
         return None
     if op == AVG_POOL:
@@ -259,7 +292,7 @@ def _op_output(module: nn.Module, x: jax.Array, op: int, conv: nn.Module | None,
         tap(module, MODULE_TAPS, x)
         return x
     z = conv(x, relu=True)
-    out = BatchStatNorm(affine=False)(z) if use_bn else z
+    out = BatchStatNorm(affine=False, initial=initial_bn)(z) if use_bn else z
     _conv_taps(module, x, z, out)
     return out
 
@@ -279,6 +312,7 @@ class Cell(nn.Module):
     use_bn: bool
     weight_init: str
     bias_init: str
+    initial_bn: bool = False
 
     def _layer(self, e: int, op: int) -> SaliencyLayer:
         k = 3 if op == CONV3 else 1
@@ -298,7 +332,7 @@ class Cell(nn.Module):
                 elif self.arch is not None:
                     op = self.arch[e]
                     conv = self._layer(e, op) if op in (CONV3, CONV1) else None
-                    out = _op_output(self, nodes[src], op, conv, self.use_bn)
+                    out = _op_output(self, nodes[src], op, conv, self.use_bn, self.initial_bn)
                 else:
                     out = self._mixed_edge(e, nodes[src], ops[e])
                 if out is not None:
@@ -322,7 +356,9 @@ class Cell(nn.Module):
         bias = jnp.where(is3, conv3.bias, conv1.bias)
         z = conv2d(nn.relu(x), kernel) + bias.astype(x.dtype)
         z = conv1.tag(conv3.tag(z))
-        conv_out = BatchStatNorm(affine=False)(z) if self.use_bn else z
+        conv3.sow_tangent(x, relu=True)
+        conv1.sow_tangent(x, relu=True)
+        conv_out = BatchStatNorm(affine=False, initial=self.initial_bn)(z) if self.use_bn else z
         _conv_taps(self, x, z, conv_out, ((op == CONV3) | (op == CONV1)).astype(jnp.float32))
         self._pool_skip_taps(x, op)
         return _select_op(op, x, conv_out)
@@ -335,6 +371,7 @@ class Reduction(nn.Module):
     channels: int
     weight_init: str
     bias_init: str
+    initial_bn: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -343,10 +380,10 @@ class Reduction(nn.Module):
 
         c_in, c = self.in_channels, self.channels
         z = layer((3, 3, c_in, c), "conv_a")(x, stride=2, relu=True)
-        a = BatchStatNorm(name="bn_a")(z)
+        a = BatchStatNorm(initial=self.initial_bn, name="bn_a")(z)
         _conv_taps(self, x, z, a)
         z = layer((3, 3, c, c), "conv_b")(a, relu=True)
-        y = BatchStatNorm(name="bn_b")(z)
+        y = BatchStatNorm(initial=self.initial_bn, name="bn_b")(z)
         _conv_taps(self, a, z, y)
         shortcut = avg_pool_2x2(x)
         residual = layer((1, 1, c_in, c), "residual")(shortcut)
@@ -388,6 +425,9 @@ class NB201Network(nn.Module):
       cells_per_stage: cells per stage (5 in the benchmark).
       bn: 'all' (every BatchNorm), or 'reductions' (the synflow variant of the
         reference: BatchNorm only in the two reduction blocks).
+      bn_stats: 'batch' (training mode: the batch's statistics, as every
+        proxy of the reference reads them) or 'initial' (eval mode before any
+        training: ``x / sqrt(1 + eps)``, VKDNW's; see :meth:`initial_bn_variant`).
       weight_init: 'pytorch' (default), 'kaiming', 'xavier' or 'zero'.
       bias_init: 'pytorch' (default), 'zero' or 'one'.
     """
@@ -399,6 +439,7 @@ class NB201Network(nn.Module):
     bn: str = "all"
     weight_init: str = "pytorch"
     bias_init: str = "pytorch"
+    bn_stats: str = "batch"
 
     @nn.compact
     def __call__(self, x: jax.Array, ops: jax.Array | None = None) -> jax.Array:
@@ -416,29 +457,32 @@ class NB201Network(nn.Module):
             raise ValueError("pass ops at call time: the network's arch is not (wholly) static")
         if self.bn not in ("all", "reductions"):
             raise ValueError(f"bn must be 'all' or 'reductions', got {self.bn!r}")
+        if self.bn_stats not in ("batch", "initial"):
+            raise ValueError(f"bn_stats must be 'batch' or 'initial', got {self.bn_stats!r}")
         use_bn = self.bn == "all"
+        initial = self.bn_stats == "initial"
         inits = dict(weight_init=self.weight_init, bias_init=self.bias_init)
         c = self.channels
         y = SaliencyLayer((3, 3, 3, c), False, name="stem", **inits)(x)
         tap(self, MODULE_TAPS, y)
         if use_bn:
             tap(self, BN_TAPS, y)
-            y = BatchStatNorm(name="stem_bn")(y)
+            y = BatchStatNorm(initial=initial, name="stem_bn")(y)
         tap(self, MODULE_TAPS, y, 2.0 if use_bn else 1.0)  # the stem and its Sequential (and the BatchNorm)
         if use_bn:
             tap(self, MODULE_TAPS, y)
         blocks = _BlockTaps(self, y)
         for stage in (1, 2, 3):
             if stage > 1:
-                y = blocks(Reduction(c // 2, c, name=f"reduction{stage - 1}", **inits), y)
+                y = blocks(Reduction(c // 2, c, initial_bn=initial, name=f"reduction{stage - 1}", **inits), y)
             for i in range(self.cells_per_stage):
-                y = blocks(Cell(c, self.arch, use_bn, name=f"cell{stage}_{i}", **inits), y, ops)
+                y = blocks(Cell(c, self.arch, use_bn, initial_bn=initial, name=f"cell{stage}_{i}", **inits), y, ops)
             tap(self, MODULE_TAPS, y)  # the stage's Sequential of cells
             c *= 2
         c //= 2
         if use_bn:
             tap(self, BN_TAPS, y)
-            y = BatchStatNorm(name="lastact_bn")(y)
+            y = BatchStatNorm(initial=initial, name="lastact_bn")(y)
             tap(self, MODULE_TAPS, y)
         tap(self, RELU_TAPS, y)
         y = nn.relu(y)
@@ -451,6 +495,10 @@ class NB201Network(nn.Module):
         """The network synflow scores: BatchNorm kept only in the reduction blocks (the reference's quirk)."""
         return self.clone(bn="reductions")
 
+    def initial_bn_variant(self) -> NB201Network:
+        """The network with every BatchNorm in eval mode at its initial running statistics (VKDNW's)."""
+        return self.clone(bn="all", bn_stats="initial")
+
     def with_bn(self) -> NB201Network:
         """The network with every BatchNorm (synflow_bn)."""
         return self.clone(bn="all")
@@ -458,6 +506,46 @@ class NB201Network(nn.Module):
     def layer_mask(self, params: Any, ops: jax.Array | None = None) -> Any:
         """See :func:`layer_mask`; a static arch uses every layer it has, whatever ``ops`` says."""
         return layer_mask(params, ops if self.arch is None else None)
+
+    def xautodl_tensors(self, ops: jax.Array | None = None) -> list[tuple[str, tuple[str, ...], Any]]:
+        """See :func:`xautodl_tensors` (VKDNW's parameter order)."""
+        return xautodl_tensors(self, ops)
+
+
+def xautodl_tensors(model: NB201Network, ops: Any = None) -> list[tuple[str, tuple[str, ...], Any]]:
+    """The parameter tensors of the xautodl NAS-Bench-201 network (AZ-NAS's and VKDNW's) in its registration order.
+
+    Each entry is ``(kind, path, active)``. ``kind`` is 'kernel', 'gamma' or
+    'beta' (the BatchNorm after the conv at ``path``), 'lastact_gamma',
+    'lastact_beta', 'classifier_kernel' or 'classifier_bias'. ``path`` is the
+    module path of the conv in our network (``()`` for the last four).
+    ``active`` says whether the cell uses it: True, or a traced bool for a
+    candidate conv of the arch-as-data network. The order is: the stem conv
+    and its BatchNorm; for every cell, its conv edges in edge order (conv,
+    BatchNorm gamma and beta); a reduction block's conv_a and conv_b (each with
+    its BatchNorm) and its shortcut conv; the last BatchNorm; the classifier.
+    xautodl's convs have no bias (ours are zero under VKDNW's init) and its
+    cell BatchNorms are affine, so there are ``21 + 45 k`` tensors on the
+    benchmark network (k conv edges per cell).
+    """
+    def conv(path, active, bn=True):
+        return [("kernel", path, active)] + ([("gamma", path, active), ("beta", path, active)] if bn else [])
+
+    entries = conv(("stem",), True)
+    for stage in (1, 2, 3):
+        if stage > 1:
+            block = f"reduction{stage - 1}"
+            entries += conv((block, "conv_a"), True) + conv((block, "conv_b"), True)
+            entries += conv((block, "residual"), True, bn=False)
+        for i in range(model.cells_per_stage):
+            for e in range(len(EDGES)):
+                for op in (CONV3, CONV1):
+                    if model.arch is None:
+                        entries += conv((f"cell{stage}_{i}", f"edge{e}_{OPS[op]}"), jnp.asarray(ops)[e] == op)
+                    elif model.arch[e] == op:
+                        entries += conv((f"cell{stage}_{i}", f"edge{e}_{OPS[op]}"), True)
+    return entries + [(kind, (), True) for kind in ("lastact_gamma", "lastact_beta", "classifier_kernel",
+                                                     "classifier_bias")]
 
 
 def build_network(arch: Any = None, num_classes: int = 10, **kwargs: Any) -> NB201Network:
