@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import zcjax
+from zcjax.ensemble import parse
 from zcjax.proxies.vkdnw import DECILES, cholesky_factor, smoothed_probabilities, vkdnw_entropy
 from zcjax.scoring import gaussian_images, vkdnw_jacobian
 from zcjax.spaces import nb201
@@ -150,16 +151,20 @@ def test_entropy_is_the_normalised_deciles_entropy(count):
     assert float(jax.jit(vkdnw_entropy)(jacobian, logits, jnp.asarray(count))) == pytest.approx(expected, rel=1e-4)
 
 
-def test_the_engine_scores_it_and_the_lexicographic_ensemble_ranks_it():
+def test_the_vkdnw_ensemble_is_the_dense_rank_of_dim_then_entropy():
+    scores = {"vkdnw_dim": [48.0, 21.0, 48.0, 21.0, np.nan], "vkdnw_entropy": [0.5, 2.0, 0.7, 2.0, 1.0]}
+    # VKDNW_single: log of the dense rank of (dim, entropy), dim first; NaN lowest.
+    np.testing.assert_allclose(parse("vkdnw")(scores), np.log([3, 2, 4, 2, 1]))
+
+
+@pytest.mark.slow  # a full batched compile of the small network: about 35 s
+def test_the_engine_scores_it():
     archs = [ARCH, "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"]
     config = zcjax.ScoreConfig(proxies="vkdnw_entropy,vkdnw_dim", strategy="batched", chunk_size=2,
                                weight_init="kaiming", bias_init="zero", **SMALL)
     rows = zcjax.score_cells([(nb201.index_of(a), a) for a in archs], config)
     assert [r["vkdnw_dim"] for r in rows] == [21 + 9 * 3, 21]
     assert all(math.isfinite(r["vkdnw_entropy"]) for r in rows)
-    scores = {"vkdnw_dim": [48.0, 21.0, 48.0, 21.0], "vkdnw_entropy": [0.5, 2.0, 0.7, 2.0]}
-    # VKDNW_single: log of the dense rank of (dim, entropy), dim first.
-    np.testing.assert_allclose(zcjax.ensemble.parse("vkdnw")(scores), np.log([2, 1, 3, 1]))
 
 
 @pytest.mark.slow  # three strategies' compiles: about 2 minutes on the 2-core machine
