@@ -71,6 +71,25 @@ def test_te_nas_sums_the_two_ranks():
     np.testing.assert_array_equal(got, [3 + 1.5, 1 + 1.5, 2 + 3])
 
 
+def test_an_aliased_member_is_that_ensemble_s_score_ranked_like_any_member():
+    cols = {"vkdnw_dim": [21.0, 66.0, 66.0, 21.0], "vkdnw_entropy": [0.1, 0.3, 0.2, 0.4],
+            "az_expressivity": [4.0, 3.0, 1.0, 2.0], "az_trainability": [1.0, 2.0, 4.0, 3.0],
+            "flops": [1.0, 3.0, 3.0, 1.0], "jacob_cov": [2.0, math.nan, 1.0, 3.0]}
+    spec = ensemble.parse("vkdnw_agg")
+    assert spec.columns == ("vkdnw_dim", "vkdnw_entropy", "az_expressivity", "az_trainability", "flops", "jacob_cov")
+    single = np.log([1, 4, 3, 2])  # VKDNW_single: the dense rank of (dim, entropy)
+    np.testing.assert_allclose(ensemble.parse("vkdnw")(cols), single)
+    ranks = [[1, 4, 3, 2], [4, 3, 1, 2], [1, 2, 4, 3], [1.5, 3.5, 3.5, 1.5], [3, 1, 2, 4]]
+    np.testing.assert_allclose(spec(cols), np.sum(np.log(np.array(ranks) / 4), axis=0))
+    assert "vkdnw" not in cols  # computed on a copy
+    given = spec({**cols, "vkdnw": -single})  # a column of the member's own name is read as it is
+    np.testing.assert_allclose(given - spec(cols), np.log(np.array([4, 1, 2, 3]) / np.array([1, 4, 3, 2])))
+    with pytest.raises(ValueError, match="needs vkdnw_dim"):
+        spec({k: v for k, v in cols.items() if k != "vkdnw_dim"})
+    out = ensemble.ensemble_rows([dict(zip(cols, values)) for values in zip(*cols.values())], "vkdnw_agg")
+    np.testing.assert_allclose([r["vkdnw_agg"] for r in out], spec(cols))
+
+
 def test_ensemble_rows_adds_a_column_per_spec():
     rows = [{"index": i, "p": float(i), "q": float(-i)} for i in range(5)]
     out = ensemble.ensemble_rows(rows, "rank:p+-q,vote:p+q")

@@ -50,6 +50,9 @@ def test_each_lapack_call_gets_one_matrix_under_nested_vmap():
     for fn in (_linalg.eigvalsh, _linalg.svdvals, _linalg.logabsdet):
         shapes = _lapack_call_shapes(jax.vmap(jax.vmap(fn)), m)
         assert shapes and all(s.count(",") == 1 for s in shapes), (fn.__name__, shapes)
+        shapes = _lapack_call_shapes(jax.vmap(fn), m[0])  # a lone matrix each, batched by the vmap
+        assert shapes and all(s.count(",") == 1 for s in shapes), (fn.__name__, shapes)
+        assert " while(" not in jax.jit(fn).lower(m[0, 0]).compile().as_text()  # one matrix: no loop
 
 
 def test_meco_of_a_population_calls_lapack_one_matrix_at_a_time():

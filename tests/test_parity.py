@@ -40,12 +40,11 @@ def assert_matches(ours: dict, ref: dict, *, skip=()):
             assert abs(ours[name] - expected) <= tol, f"{name}: ours {ours[name]}, reference {expected}"
 
 
-def _score_golden(k, golden, golden_batch, scorer=None):
+def _score_golden(k, golden, golden_batch, scorer=None, proxies="paper"):
     ref = golden[k]
     _, params = load_torch_params(os.path.join(GOLDEN_DIR, f"weights_{k}.npz"), ref["arch"])
-    # Cell 0 runs every proxy (the command line's default) on a full-size network; the others run the
-    # paper's set, which is what the golden file holds.
-    scorer = scorer or Scorer(ScoreConfig(strategy="per-cell", proxies="all" if k == 0 else "paper"), *golden_batch)
+    # The paper's set is what the golden file holds.
+    scorer = scorer or Scorer(ScoreConfig(strategy="per-cell", proxies=proxies), *golden_batch)
     return ref, params, scorer.score_params(ref["arch"], params)
 
 
@@ -72,6 +71,14 @@ def assert_golden_parity(k, ref, params, ours):
 @pytest.mark.parametrize("k", [k if k in (0, 1) else pytest.param(k, marks=pytest.mark.slow) for k in range(10)])
 def test_golden_parity_per_cell(k, golden, golden_batch):
     assert_golden_parity(k, *_score_golden(k, golden, golden_batch))
+
+
+@pytest.mark.slow  # every proxy's passes in one full-size program: about 4 minutes on 2 cores
+def test_golden_parity_holds_beside_every_proxy(golden, golden_batch):
+    """The command line's default (every proxy) shares passes with the paper's set and changes none of its values."""
+    ref, params, ours = _score_golden(0, golden, golden_batch, proxies="all")
+    assert_golden_parity(0, ref, params, ours)
+    assert all(name in ours for name in ("nwot", "meco_opt", "az_trainability", "vkdnw_entropy", "te_ntk"))
 
 
 @pytest.mark.slow

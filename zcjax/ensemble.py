@@ -22,9 +22,11 @@ so an ensemble is computed from a whole scores file (``python -m
 zcjax.evaluate --proxies rank:a+b``) or over the rows of one run
 (:func:`ensemble_rows`).
 
-Spec strings name an ensemble as ``rank:<m1>+<m2>+...`` or
-``vote:<m1>+<m2>+...`` (:func:`parse`); the published ensembles have names
-of their own (:data:`ALIASES`): ``az_nas`` is AZ-NAS's final score.
+Spec strings name an ensemble as ``<rule>:<m1>+<m2>+...`` (:func:`parse`);
+the published ensembles have names of their own (:data:`ALIASES`): ``az_nas``
+is AZ-NAS's final score. An alias may be a member of another ensemble: in
+``vkdnw_agg`` = ``rank:vkdnw+az_expressivity+...``, the member ``vkdnw`` is
+VKDNW_single's score, ranked like any other member.
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ import scipy.stats
 
 from .vote import vote as _vote
 
-__all__ = ["ALIASES", "RULES", "Ensemble", "ensemble_rows", "is_spec", "lex_rank", "log_rank", "member_ranks", "parse",
-           "rank_sum", "vote"]
+__all__ = ["ALIASES", "RULES", "RULE_NAMES", "Ensemble", "ensemble_rows", "is_spec", "lex_rank", "log_rank",
+           "member_ranks", "parse", "rank_sum", "vote"]
 
 RULES = ("rank", "ranksum", "lexrank", "vote")
+RULE_NAMES = {"rank": "sum of log-ranks", "ranksum": "sum of ranks", "lexrank": "dense rank of the members' tuple",
+              "vote": "majority vote"}
 ALIASES = {
     # AZ-NAS (Lee & Ham 2024): expressivity, progressivity, trainability and complexity (FLOPs), by log-rank.
     "az_nas": "rank:az_expressivity+az_progressivity+az_trainability+flops",
@@ -49,6 +53,8 @@ ALIASES = {
     "te_nas": "ranksum:te_ntk+te_linear_regions",
     # VKDNW (CVPR 2025), VKDNW_single: the number of tensors first, then the Fisher spectrum's entropy.
     "vkdnw": "lexrank:vkdnw_dim+vkdnw_entropy",
+    # VKDNW_agg: VKDNW_single's ranking with AZ-NAS's expressivity and trainability, FLOPs and jacob_cov.
+    "vkdnw_agg": "rank:vkdnw+az_expressivity+az_trainability+flops+jacob_cov",
 }
 
 
@@ -60,6 +66,9 @@ class Ensemble:
       rule: 'rank' (sum of log-ranks), 'ranksum' (sum of ranks), 'lexrank' (log
         of the dense rank of the members' tuple) or 'vote' (majority vote wins).
       members: result names, each optionally prefixed with '-' (lower is better).
+        A member named by an alias (``vkdnw``) that the scores lack is that
+        ensemble's score, computed first from its own members.
+      label: the alias this ensemble was parsed from, if any.
     """
 
     rule: str
@@ -71,7 +80,7 @@ class Ensemble:
             raise ValueError(f"unknown ensemble rule {self.rule!r}; expected one of {', '.join(RULES)}")
         if not self.members or any(not m.lstrip("-") for m in self.members):
             raise ValueError(f"an ensemble needs named members, got {'+'.join(self.members)!r}")
-        if len(set(self.columns)) != len(self.members):
+        if len({m.lstrip("-") for m in self.members}) != len(self.members):
             raise ValueError(f"ensemble members repeat: {'+'.join(self.members)}")
 
     @property
@@ -86,14 +95,28 @@ class Ensemble:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """The member result names, without their '-'."""
-        return tuple(m.lstrip("-") for m in self.members)
+        """The result names the ensemble reads, without '-'; an aliased member stands for its own columns."""
+        names: list[str] = []
+        for member in self.members:
+            name = member.lstrip("-")
+            names += parse(name).columns if name in ALIASES else [name]
+        return tuple(dict.fromkeys(names))
+
+    def member_scores(self, scores: Mapping[str, Any]) -> dict[str, Any]:
+        """``scores`` with every member present: an aliased member the scores lack is computed from its columns."""
+        scores = dict(scores)
+        for member in self.members:
+            name = member.lstrip("-")
+            if name not in scores and name in ALIASES:
+                scores[name] = parse(name)(scores)
+        missing = [m.lstrip("-") for m in self.members if m.lstrip("-") not in scores]
+        if missing:
+            raise ValueError(f"ensemble {self.name} needs {', '.join(missing)}, which the scores lack")
+        return scores
 
     def __call__(self, scores: Mapping[str, Any]) -> np.ndarray:
         """The ensemble score of every cell (float64), from ``{member name: scores}``."""
-        missing = [c for c in self.columns if c not in scores]
-        if missing:
-            raise ValueError(f"ensemble {self.name} needs {', '.join(missing)}, which the scores lack")
+        scores = self.member_scores(scores)
         if self.rule == "rank":
             return log_rank(scores, self.members)
         if self.rule == "ranksum":
@@ -125,6 +148,15 @@ def _column(scores: Mapping[str, Any], member: str) -> np.ndarray:
     return -values if member.startswith("-") else values
 
 
+def _columns(scores: Mapping[str, Any], members: Sequence[str]) -> list[np.ndarray]:
+    """The members' score columns, checked to be of one length."""
+    columns = [_column(scores, m) for m in members]
+    sizes = {c.size for c in columns}
+    if len(sizes) != 1:
+        raise ValueError(f"ensemble members have different lengths: {sorted(sizes)}")
+    return columns
+
+
 def member_ranks(values: Any) -> np.ndarray:
     """Ranks 1..n of one member's scores (ties averaged); NaN ranks below every number (tied among NaNs)."""
     values = np.asarray(values, dtype=np.float64).ravel()
@@ -142,17 +174,13 @@ def log_rank(scores: Mapping[str, Any], members: Sequence[str]) -> np.ndarray:
     Returns:
       (n,) float64 scores in (-inf, 0]; 0 for a cell ranked first by every member.
     """
-    columns = [_column(scores, m) for m in members]
-    n = {c.size for c in columns}
-    if len(n) != 1:
-        raise ValueError(f"ensemble members have different lengths: {sorted(n)}")
-    size = n.pop()
-    return np.sum([np.log(member_ranks(c) / size) for c in columns], axis=0)
+    columns = _columns(scores, members)
+    return np.sum([np.log(member_ranks(c) / c.size) for c in columns], axis=0)
 
 
 def rank_sum(scores: Mapping[str, Any], members: Sequence[str]) -> np.ndarray:
     """TE-NAS's aggregation: the sum of the members' ranks (1 = lowest score, ties averaged, NaN lowest)."""
-    return np.sum([member_ranks(_column(scores, m)) for m in members], axis=0)
+    return np.sum([member_ranks(c) for c in _columns(scores, members)], axis=0)
 
 
 def lex_rank(scores: Mapping[str, Any], members: Sequence[str]) -> np.ndarray:
@@ -160,9 +188,7 @@ def lex_rank(scores: Mapping[str, Any], members: Sequence[str]) -> np.ndarray:
 
     Tuples compare member by member, the first member first; NaN ranks below every number.
     """
-    columns = [_column(scores, m) for m in members]
-    if len({c.size for c in columns}) != 1:
-        raise ValueError(f"ensemble members have different lengths: {sorted({c.size for c in columns})}")
+    columns = _columns(scores, members)
     table = np.stack([np.where(np.isnan(c), -np.inf, c) for c in columns], axis=1)
     _, dense = np.unique(table, axis=0, return_inverse=True)
     return np.log(dense.ravel() + 1.0)
@@ -170,7 +196,7 @@ def lex_rank(scores: Mapping[str, Any], members: Sequence[str]) -> np.ndarray:
 
 def vote(scores: Mapping[str, Any], members: Sequence[str]) -> np.ndarray:
     """The majority vote of ``members`` as a score: the number of cells each cell beats (float64)."""
-    matrix = np.stack([_column(scores, m) for m in members])
+    matrix = np.stack(_columns(scores, members))
     wins, _ = _vote(matrix)
     return wins.astype(np.float64)
 

@@ -480,10 +480,11 @@ def evaluate_arrays(indices: Any, scores: Mapping[str, Any], acc: Any, proxies: 
             spec = ensemble.parse(name)
             values = spec(scores)
             if spec.rule == "vote":
-                agreement = vote_agreement({m: _signed(scores, m) for m in spec.members}, acc, spec.members, seed=seed)
+                members = spec.member_scores(scores)
+                agreement = vote_agreement({m: _signed(members, m) for m in spec.members}, acc, spec.members, seed=seed)
             else:
                 agreement = vote_agreement(values[None, :], acc, None, seed=seed)
-            note = f"zero-shot ensemble ({'sum of log-ranks' if spec.rule == 'rank' else 'majority vote'})"
+            note = f"zero-shot ensemble ({ensemble.RULE_NAMES[spec.rule]})"
         else:
             values = scores[name]
             keep = ~np.isnan(values)

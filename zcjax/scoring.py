@@ -135,6 +135,17 @@ def az_nas_scores(model: Any, params: Tree, ops: jax.Array | None, images: jax.A
             "az_trainability": trainability([g_in[f"block{i}"] for i in range(1, len(feats))], probes)}
 
 
+def intermediate_shapes(model: Any, params: Tree, ops: jax.Array | None, x: jax.Array) -> Tree:
+    """The shapes (``jax.eval_shape``) of the ``intermediates`` the network sows on ``x``: a tuple per layer."""
+    return jax.eval_shape(lambda: model.apply({"params": params}, *_call_args(x, ops),
+                                              mutable=["intermediates"])[1]["intermediates"])
+
+
+def zero_perturbations(shapes: Tree) -> Tree:
+    """The zero ``perturbations`` collection for the layers of :func:`intermediate_shapes`."""
+    return jax.tree.map(lambda z: jnp.zeros(z[0].shape, z[0].dtype), shapes, is_leaf=lambda t: isinstance(t, tuple))
+
+
 def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None,
                    images: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """VKDNW's Jacobian of one network: d logits / d (element 0 of each of its first 128 tensors).
@@ -158,9 +169,7 @@ def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None,
 
     net = model.initial_bn_variant()
     order = net.xautodl_tensors(ops)
-    shapes = jax.eval_shape(lambda: net.apply({"params": params}, *_call_args(images, ops),
-                                              mutable=["intermediates"])[1]["intermediates"])
-    zero = jax.tree.map(lambda z: jnp.zeros(z[0].shape, z[0].dtype), shapes, is_leaf=lambda t: isinstance(t, tuple))
+    zero = zero_perturbations(intermediate_shapes(net, params, ops, images))
 
     def forward(perturbations):
         logits, state = net.apply({"params": params, "perturbations": perturbations}, *_call_args(images, ops),
@@ -322,13 +331,11 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
 
         layer_values["zico"] = zico_layers([batch_grads(x[:half], y[:half]), batch_grads(x[half:], y[half:])])
 
-    shapes = jax.eval_shape(lambda: model.apply({"params": params}, *_call_args(x, ops),
-                                                mutable=["intermediates"])[1]["intermediates"])
+    shapes = intermediate_shapes(model, params, ops, x)
     if "flops" in wanted:
         layer_values["flops"] = flops_layers(weights, map_layers(lambda _, it: it["z"][0], params, shapes))
     if passes & {"loss", "jacobian", "hessian"}:
-        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-        perturbations = jax.tree.map(lambda z: z[0], zeros, is_leaf=lambda t: isinstance(t, tuple))
+        perturbations = zero_perturbations(shapes)
         need_grads = bool(passes & {"loss", "hessian"})
 
         def forward(p, pert, inputs):

@@ -8,8 +8,10 @@ the later data proxies (run_later_sample.sh, CIFAR-10) and AZ-NAS's scores under
 its own initialisation (run_az_sample.sh, every dataset), meco_randn
 (run_meco_randn_sample.sh, every dataset), and for CIFAR-100 and
 ImageNet16-120 the full-space data-free files (run_data_free.sh), restricted to the
-sample's cells. A file not there yet (or still being written, uncompressed) is used
-as far as it goes; the table says how many cells each row has.
+sample's cells, and VKDNW's scores (run_vkdnw_sample.sh, every dataset). A file
+not finished (still being written, or stopped part-way as .partial.gz) is not
+joined, which would cut every row to its cells: its rows come after the others,
+on its own cells, and say so.
 
 Three kinds of rows:
 * each proxy alone;
@@ -35,11 +37,12 @@ from zcjax.stats import spearman
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 LATER = ("nwot", "swap", "meco", "meco_opt", "meco_randn", "zico", "epe_nas", "te_ntk", "te_linear_regions", "zen",
-         "az_expressivity", "az_progressivity", "az_trainability")
+         "az_expressivity", "az_progressivity", "az_trainability", "vkdnw_dim", "vkdnw_entropy")
 PUBLISHED = {  # Spearman, CIFAR-10 / CIFAR-100 / ImageNet16-120 (docs/PROXIES.md)
     "nwot": (0.762, 0.799, 0.794), "zico": (0.802, 0.809, 0.779), "zen": (0.103, 0.072, 0.109),
     "te_nas": (0.722, 0.723, 0.709), "az_nas": (0.913, 0.900, 0.886), "meco": (0.894, 0.883, 0.845),
     "synflow": (0.74, 0.76, 0.75), "jacob_cov": (0.73, 0.71, 0.71),
+    "vkdnw": (0.815, 0.829, 0.814), "vkdnw_agg": (0.919, 0.919, 0.906),
 }
 PROTOCOL = {
     "nwot": "ours: the run's minibatch of 64, each ReLU once; theirs: 128 images, conv ReLUs counted twice",
@@ -49,6 +52,10 @@ PROTOCOL = {
     "az_nas": "Kaiming fan-in weights, zero biases, 64 Gaussian images (as theirs); FLOPs: ours",
     "meco_opt": "ours: the first image of the minibatch, 8 channels per tap from a fixed key; theirs: unseeded",
     "meco_randn": "ours: one fixed N(0, 1) 64x64 image; theirs (MeCo's measure file): a new randn image per call",
+    "vkdnw": "Kaiming fan-in weights, zero biases, 64 Gaussian images, eval-mode BatchNorm at its initial statistics "
+             "(as theirs); theirs: the ~9,445 cells of GRAF's feature file, mean of 5 seeds",
+    "vkdnw_agg": "ours: VKDNW_single's score ranked with the others (theirs: its log dense rank added); jacob_cov on "
+                 "the CIFAR-10 minibatch, the rest as vkdnw",
 }
 # A proxy run under another protocol, in a file of its own: {dataset: {label: (file, column, protocol)}}.
 VARIANTS = {
@@ -63,8 +70,9 @@ ENSEMBLES = {
                 "rank:synflow_ssnr_layerwise+jacob_cov+meco+nwot",
                 "az_nas",
                 "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise",
-                "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise+jacob_cov+meco"),
-    "data-free": ("az_nas",
+                "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise+jacob_cov+meco",
+                "vkdnw_agg"),
+    "data-free": ("az_nas", "vkdnw",
                   "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise",
                   "rank:az_expressivity+az_trainability+synflow_ssnr_layerwise",
                   # The same two with the data-free MeCo (added in session 12, members fixed before
@@ -98,12 +106,17 @@ def _file(name: str) -> str | None:
     return None
 
 
-def _files(dataset: str) -> list[str]:
+def _files(dataset: str) -> tuple[list[str], list[str]]:
+    """The files to join on their cells, and those stopped part-way (each evaluated alone, on its own cells)."""
     names = ([f"{dataset}_sample1000_all.jsonl", f"{dataset}_sample1000_later.jsonl",
               f"{dataset}_sample1000_meco_opt.jsonl"] if dataset == "cifar10"
              else [f"{dataset}_data_free.jsonl"]) + [f"{dataset}_sample1000_az.jsonl",
-                                                      f"{dataset}_sample1000_meco_randn.jsonl"]
-    return [p for p in map(_file, names) if p]
+                                                      f"{dataset}_sample1000_meco_randn.jsonl",
+                                                      f"{dataset}_sample1000_vkdnw.jsonl"]
+    done = {n: os.path.exists(os.path.join(HERE, n + ".gz")) for n in names}
+    joined = [p for n in names if done[n] and (p := _file(n))]
+    alone = [p for n in names if not done[n] and (p := _file(n))]
+    return joined, alone
 
 
 def _cv_selection(scores: dict[str, np.ndarray], acc: np.ndarray, candidates: list[str], k: int = 4,
@@ -146,7 +159,7 @@ def main() -> int:
            "benchmark's test accuracy (200 epochs, mean over seeds; the later papers' column) and, in brackets, "
            "with the validation accuracy. Published values: docs/PROXIES.md.", ""]
     for dataset in DATASETS:
-        files = _files(dataset)
+        files, alone = _files(dataset)
         if not files:
             continue
         loaded = {split: evaluate._load_joined(files, dataset, split) for split in ("test", "val")}
@@ -181,6 +194,23 @@ def main() -> int:
                        f"[{_fmt(spearman(rows['val'][2][name], rows['val'][3]))}] | {_fmt(pub[col]) if pub else ''} "
                        f"| {protocol} (`{filename}`{', stopped part-way' if _partial(filename) else ''}); "
                        f"{name} as above on the same cells: {_fmt(base)} |")
+        # Runs not finished, each on its own cells.
+        for path in alone:
+            part = {split: evaluate._load_joined([path], dataset, split) for split in ("test", "val")}
+            own = part["test"][2]
+            shown = [n for n in LATER if n in own] + [
+                s for s in dict.fromkeys(s for g in groups for s in ENSEMBLES[g])
+                if all(c in own for c in ensemble.parse(s).columns)]
+            for name in shown:
+                rho, cells = {}, 0
+                for split, (_, _, cols, acc, _) in part.items():
+                    values = cols[name] if name in cols else ensemble.parse(name)(cols)
+                    rho[split] = spearman(values, acc)
+                    cells = int(np.sum(np.isfinite(values)))
+                pub = PUBLISHED.get(name)
+                out.append(f"| {name} | {cells} | {_fmt(rho['test'])} [{_fmt(rho['val'])}] "
+                           f"| {_fmt(pub[col]) if pub else ''} | {PROTOCOL.get(name, '')} "
+                           f"(`{os.path.basename(path).removesuffix('.gz')}`, not finished: {part['test'][1].size} cells) |")
         candidates = [n for n in names if n != "flops"] + ["flops"]
         rho, chosen = _cv_selection(scores, acc_test, candidates)
         out += ["", f"Member selection fitted on accuracy (2-fold cross-validated, greedy log-rank, up to 4): held-out "

@@ -27,18 +27,16 @@ import jax.numpy as jnp
 
 
 def _one_matrix_per_call(fn: Callable[[jax.Array], Any], m: jax.Array) -> Any:
-    """``fn`` of one matrix applied over the leading axes of ``m``; on CPU, one LAPACK call per matrix."""
+    """``fn`` (which takes ``(..., n, n)``) over ``m``; on CPU, one LAPACK call per matrix."""
+    one = jax.custom_batching.sequential_vmap(fn)
+
     def cpu(a: jax.Array) -> Any:
-        out = jax.vmap(jax.custom_batching.sequential_vmap(fn))(a.reshape((-1,) + a.shape[-2:]))
+        if a.ndim == 2:  # a lone matrix: a direct call, or a loop if an outer vmap batches it
+            return one(a)
+        out = jax.vmap(one)(a.reshape((-1,) + a.shape[-2:]))
         return jax.tree.map(lambda o: o.reshape(a.shape[:-2] + o.shape[1:]), out)
 
-    def default(a: jax.Array) -> Any:
-        batched = fn
-        for _ in range(a.ndim - 2):
-            batched = jax.vmap(batched)
-        return batched(a)
-
-    return jax.lax.platform_dependent(m, cpu=cpu, default=default)
+    return jax.lax.platform_dependent(m, cpu=cpu, default=fn)
 
 
 def eigvalsh(m: jax.Array) -> jax.Array:
