@@ -307,11 +307,11 @@ def test_later_proxies_on_a_user_model_match_their_definitions(cnn, batch):
     from zcjax.proxies.activation import channel_correlation_min_eigenvalue, meco_score, tap_list
     from zcjax.proxies.jacobian import epe_nas_score
     from zcjax.proxies.zico import zico_layers
-    from zcjax.scoring import meco_opt_key
+    from zcjax.scoring import meco_opt_key, meco_randn_image
 
     model, variables = cnn
     x, y = (jnp.asarray(a) for a in batch)
-    ours = zcjax.score_model(model, variables, (x, y), "meco,meco_opt,zico,epe_nas")
+    ours = zcjax.score_model(model, variables, (x, y), "meco,meco_opt,meco_randn,zico,epe_nas")
     spec = zcjax.ModelSpec(model)
     # meco: every module's (>= 3-axis) output for the first input.
     _, state = spec.call(variables, x[:1], mutable=[MODULE_OUTPUTS], interceptors=[module_output_interceptor()])
@@ -320,6 +320,11 @@ def test_later_proxies_on_a_user_model_match_their_definitions(cnn, batch):
     expected = sum(float(channel_correlation_min_eigenvalue(v[0])) for v, _ in taps)
     assert ours["meco"] == pytest.approx(expected, rel=1e-5, abs=1e-7)
     assert ours["meco_opt"] == pytest.approx(float(meco_score(taps, meco_opt_key())), rel=1e-5, abs=1e-7)
+    # meco_randn: the same on one fixed N(0, 1) input shaped like the minibatch's, not on the data.
+    noise = meco_randn_image(x.dtype, x.shape[1:])
+    _, state = spec.call(variables, noise, mutable=[MODULE_OUTPUTS], interceptors=[module_output_interceptor()])
+    expected = sum(float(channel_correlation_min_eigenvalue(v[0])) for v, _ in tap_list(state[MODULE_OUTPUTS]))
+    assert ours["meco_randn"] == pytest.approx(expected, rel=1e-5, abs=1e-7) and ours["meco_randn"] != ours["meco"]
     # zico: the two halves' kernel gradients, each alone.
     half = x.shape[0] // 2
 

@@ -46,7 +46,7 @@ from .proxies.jacobian import epe_nas_score, jacob_cov_score
 from .proxies.static import l2_norm_layers
 from .proxies.synflow import require_x64
 from .registry import PROXIES, base_proxy, needed_passes, resolve
-from .scoring import FLOAT64_PROXIES, _results, cross_entropy, meco_opt_key
+from .scoring import FLOAT64_PROXIES, _results, cross_entropy, meco_opt_key, meco_randn_image
 
 SIZE_PROXIES = ("params", "flops")
 
@@ -129,14 +129,19 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
     saliencies: dict[str, Tree] = {}
     layer_values: dict[str, Tree] = {}
     extra: dict[str, Any] = {}
-    if passes & {"meco", "meco_opt"}:  # every module's output for the first input
-        _, state = spec.call(variables, x[:1], args, mutable=[MODULE_OUTPUTS], rngs=rngs,
+    def module_outputs(inputs):
+        _, state = spec.call(variables, inputs, args, mutable=[MODULE_OUTPUTS], rngs=rngs,
                              interceptors=[module_output_interceptor()])
-        taps = tap_list(state.get(MODULE_OUTPUTS))
+        return tap_list(state.get(MODULE_OUTPUTS))
+
+    if passes & {"meco", "meco_opt"}:  # every module's output for the first input
+        taps = module_outputs(x[:1])
         if "meco" in passes:
             extra["meco"] = meco_score(taps)
         if "meco_opt" in passes:
             extra["meco_opt"] = meco_score(taps, meco_opt_key())
+    if "meco_randn" in passes:  # the same for one fixed N(0, 1) input shaped like the minibatch's
+        extra["meco_randn"] = meco_score(module_outputs(meco_randn_image(x.dtype, x.shape[1:])))
     if "zico" in passes:  # the gradients of the minibatch's two halves, each alone
         if x.shape[0] < 2:
             raise ValueError("zico needs a minibatch of at least 2 inputs (it splits it in two batches)")

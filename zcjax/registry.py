@@ -68,8 +68,8 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
           "output on one image (MeCo)"),
     Proxy("meco_opt", ("meco_opt",), False, True, "meco on 8 random channels of each module's output, scaled "
           "by C / 8 (MeCo_opt)"),
-    Proxy("meco_randn", ("meco_randn",), False, False, "meco on one N(0, 1) 64 x 64 image instead of the "
-          "minibatch (MeCo's measure file)", ("nb201",)),
+    Proxy("meco_randn", ("meco_randn",), False, False, "meco on one fixed N(0, 1) input instead of the "
+          "minibatch (MeCo's measure file; 64 x 64 on NAS-Bench-201)"),
     Proxy("zico", ("zico",), False, True, "sum over layers of log sum mean|g| / std(g) over 2 half-batches (ZiCo)"),
     Proxy("az_expressivity", ("az",), False, False, "sum over blocks of the eigenvalue entropy of the feature "
           "covariance, Gaussian input (AZ-NAS)", ("nb201",)),

@@ -77,10 +77,15 @@ def meco_opt_key() -> jax.Array:
     return jax.random.fold_in(jax.random.key(GAUSSIAN_SEED), 4)
 
 
-def meco_randn_image(dtype: Any = jnp.float32) -> jax.Array:
-    """meco_randn's one N(0, 1) image (1, 64, 64, 3), the same for every cell (drawn in float32)."""
+def meco_randn_image(dtype: Any = jnp.float32, shape: Sequence[int] = (MECO_RANDN_SIZE, MECO_RANDN_SIZE, 3)
+                     ) -> jax.Array:
+    """meco_randn's one N(0, 1) input (1, *shape), the same for every cell (drawn in float32).
+
+    NAS-Bench-201 networks get MeCo's 64 x 64 x 3 image; a user's model (the
+    model engine) one input shaped like those of its minibatch.
+    """
     key = jax.random.fold_in(jax.random.key(GAUSSIAN_SEED), 3)
-    return jax.random.normal(key, (1, MECO_RANDN_SIZE, MECO_RANDN_SIZE, 3), jnp.float32).astype(dtype)
+    return jax.random.normal(key, (1, *shape), jnp.float32).astype(dtype)
 
 
 def ntk_of(model: Any, params: Tree, ops: jax.Array | None, x: jax.Array) -> jax.Array:
