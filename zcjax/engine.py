@@ -44,7 +44,7 @@ from . import distributed, registry
 from .scoring import float32_stage, float64_stage, split_names
 from .spaces.nb201 import benchmark
 from .spaces.nb201.arch import arch_to_ops, ops_to_arch
-from .spaces.nb201.network import NB201Network, conv_pattern
+from .spaces.nb201.network import VARIANTS, NB201Network, conv_pattern
 
 STRATEGIES = ("auto", "eager", "per-cell", "batched")
 PRECISIONS = ("float32", "float64")
@@ -75,6 +75,9 @@ class ScoreConfig:
       bias_init: 'pytorch', 'zero' or 'one'.
       channels: channels of the first stage (16 in the benchmark; smaller for tests).
       cells_per_stage: cells per stage (5 in the benchmark).
+      variant: the network, 'reference' (the zero-cost paper's) or 'naslib'
+        (NASLib's: affine cell BatchNorms, no cell conv bias, synflow without
+        BatchNorm); see :class:`~zcjax.spaces.nb201.NB201Network`.
       precision: 'float32' (the reference's: float32, with synflow, synflow_bn and
         the float64 ends of jacob_cov, epe_nas, nwot and te_ntk in float64) or
         'float64' (every proxy in float64, a separate program: for exact
@@ -92,6 +95,7 @@ class ScoreConfig:
     channels: int = 16
     cells_per_stage: int = 5
     precision: str = "float32"
+    variant: str = "reference"
 
     def __post_init__(self):
         object.__setattr__(self, "proxies", registry.resolve(self.proxies, engine="nb201"))
@@ -100,6 +104,9 @@ class ScoreConfig:
             raise ValueError(f"unknown strategy {self.strategy!r}; expected one of {', '.join(STRATEGIES)}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown NAS-Bench-201 network variant {self.variant!r}; expected one of "
+                             f"{', '.join(VARIANTS)}")
 
     @property
     def needs_data(self) -> bool:
@@ -146,7 +153,8 @@ class Scorer:
     def _network(self, arch: tuple[int, ...] | None) -> NB201Network:
         c = self.config
         return NB201Network(arch=arch, num_classes=self.num_classes, channels=c.channels,
-                            cells_per_stage=c.cells_per_stage, weight_init=c.weight_init, bias_init=c.bias_init)
+                            cells_per_stage=c.cells_per_stage, weight_init=c.weight_init, bias_init=c.bias_init,
+                            variant=c.variant)
 
     def network(self, arch: Any = None) -> NB201Network:
         """The network this scorer builds for ``arch`` (None: the arch-as-data network)."""

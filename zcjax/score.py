@@ -90,7 +90,9 @@ def run_settings(config: ScoreConfig, x: np.ndarray | None = None, y: np.ndarray
     if config.needs_data and x is not None:
         minibatch = provenance.minibatch_record(x, y)
     settings = {"space": "nb201", "dataset": config.dataset, "proxies": list(config.proxies), "init": init,
-                "network": {"channels": config.channels, "cells_per_stage": config.cells_per_stage},
+                "network": {"channels": config.channels, "cells_per_stage": config.cells_per_stage,
+                            # Recorded only when not the default, so that files written before it existed resume.
+                            **({"variant": config.variant} if config.variant != "reference" else {})},
                 "precision": PRECISION if config.precision == "float32" else "float64: every proxy",
                 "minibatch": minibatch, "zcjax": __version__}
     return registry.with_revisions(settings)
@@ -143,6 +145,8 @@ def run_scoring(cells: Sequence[tuple[int, str]], config: ScoreConfig, output: s
 
             if len(cells) != 1:
                 raise UsageError("--torch-weights needs exactly one --arch")
+            if config.variant != "reference":
+                raise UsageError("--torch-weights reads the reference network's layout, not --option variant=naslib")
             index, arch = cells[0]
             params = params_from_torch(load_state_dict(torch_weights), scorer.network(arch))
             stream = ({"index": index, "arch": arch, **scorer.score_params(arch, params)} for _ in todo)
@@ -197,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--torch-weights", metavar="FILE", help="PyTorch-layout weights (.npz/.pt) for one --arch")
     init.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                       help="a network option of the space (JSON value; repeatable), e.g. stem_channels=16; "
-                           "nb201: channels, cells_per_stage")
+                           "nb201: channels, cells_per_stage, variant (reference or naslib)")
     run = p.add_argument_group("run")
     run.add_argument("--output", "-o", default="-", help=".jsonl or .csv file, or - for JSON lines on stdout")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --output")
@@ -281,9 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             distributed.initialize(args.coordinator, args.num_processes, args.process_id)
         compile_cache.enable(args.compile_cache)
         options = space_scoring.parse_options(args.option)
-        unknown = sorted(set(options) - {"channels", "cells_per_stage"})
+        unknown = sorted(set(options) - {"channels", "cells_per_stage", "variant"})
         if unknown:
-            raise UsageError(f"unknown nb201 --option {unknown[0]!r}; nb201 takes channels, cells_per_stage")
+            raise UsageError(f"unknown nb201 --option {unknown[0]!r}; nb201 takes channels, cells_per_stage, variant")
         if args.trained:
             args.all = True
         config = ScoreConfig(proxies=args.proxies, dataset=args.dataset or "cifar10", init_seed=args.init_seed,

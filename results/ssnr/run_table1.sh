@@ -13,6 +13,15 @@ run() {  # run SPACE TASK FILE: a finished file is compressed beside it (FILE.gz
     python -m zcjax.score --space "$1" --task "$2" --trained --proxies "$PROXIES" --output "$3" --resume
     gzip -k "$3"
 }
+nb201_naslib() {  # nb201_naslib DATASET: the full space with NASLib's network (about 40 min a dataset, 2 cores)
+    out="results/nb201/$1_naslib_ssnr.jsonl"
+    [ -e "$out.gz" ] && return 0
+    python -m zcjax.score --all --dataset "$1" --option variant=naslib --proxies "$PROXIES" \
+        --strategy batched --chunk-size 1 --init-seed 0 --output "$out" --resume --no-progress
+    gzip -9 "$out"
+}
+nb201_naslib cifar10
+nb201_naslib cifar100
 run nb301 cifar10 results/nb301/cifar10_trained_ssnr.jsonl
 for task in jigsaw class_object class_scene; do
     run tnb101_micro "$task" "results/tnb101_micro/${task}_trained_ssnr.jsonl"

@@ -6,7 +6,8 @@ Each row reads a score file made by ``python -m zcjax.score`` (``run_table1.sh``
 makes the missing ones) and ranks its cells against the benchmark accuracy
 the file's space gives (``zcjax.evaluate.load_scores``: NAS-Bench-201
 validation accuracy by index; other spaces their ground truth by arch).
-Rows whose file does not exist yet are listed as "not run".
+Rows whose file does not exist yet are listed as "not run"; a file still being
+written (not yet gzipped) is read as far as it goes, and its row says so.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ COLUMNS = ("synflow", "synflow_ssnr", "synflow_ssnr_layerwise")
 ROWS = [
     ("NB201 CIFAR-10", "results/nb201/cifar10_data_free.jsonl.gz", (0.5152, 0.5316, 0.5549)),
     ("NB201 CIFAR-100", "results/nb201/cifar100_data_free.jsonl.gz", (0.5615, 0.5252, 0.5943)),
+    # The study's own networks: NASLib's (affine cell BatchNorm, no cell conv bias, synflow without BatchNorm).
+    ("NB201 CIFAR-10, NASLib's network", "results/nb201/cifar10_naslib_ssnr.jsonl.gz", (0.5152, 0.5316, 0.5549)),
+    ("NB201 CIFAR-100, NASLib's network", "results/nb201/cifar100_naslib_ssnr.jsonl.gz", (0.5615, 0.5252, 0.5943)),
     ("NB301 CIFAR-10", "results/nb301/cifar10_trained_ssnr.jsonl.gz", (0.1199, 0.2072, 0.3392)),
     ("TNB101 micro jigsaw", "results/tnb101_micro/jigsaw_trained_ssnr.jsonl.gz", (0.3311, 0.3829, 0.3807)),
     ("TNB101 micro class_object", "results/tnb101_micro/class_object_trained_ssnr.jsonl.gz", (0.4926, 0.4337, 0.4356)),
@@ -51,7 +55,8 @@ def table() -> str:
         _, scores, acc = load_scores(found)
         cells = [f"{kendall(scores[c], acc):.4f} / {p}" if c in scores else f"– / {p}"
                  for c, p in zip(COLUMNS, published)]
-        lines.append(f"| {label} | {len(acc)} | " + " | ".join(cells) + " |")
+        partial = "" if found.endswith(".gz") else " (not finished)"
+        lines.append(f"| {label} | {len(acc)}{partial} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

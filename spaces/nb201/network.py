@@ -70,6 +70,7 @@ PRE_GAP_TAPS = "pre_gap_taps"
 BLOCK_PERTURBATIONS = "block_perturbations"
 KERNEL_TANGENTS = "kernel_tangents"
 WEIGHT_INITS = ("pytorch", "kaiming", "xavier", "normal", "zero")
+VARIANTS = ("reference", "naslib")
 BIAS_INITS = ("pytorch", "zero", "one")
 
 
@@ -213,12 +214,16 @@ class SaliencyLayer(nn.Module):
     use_bias: bool = True
     weight_init: str = "pytorch"
     bias_init: str = "pytorch"
+    norm_params: bool = False  # also own the affine parameters of the BatchNorm that follows (bn_scale, bn_bias)
 
     def setup(self):
         fan_in = int(np.prod(self.kernel_shape[:-1]))
         self.kernel = _param(self, "kernel", _weight_init(self.weight_init), self.kernel_shape)
         if self.use_bias:
             self.bias = _param(self, "bias", _bias_init(self.bias_init, fan_in), self.kernel_shape[-1:])
+        if self.norm_params:  # a layer's leaves count with its mask (params), so an unused op's BatchNorm does not
+            self.bn_scale = _param(self, "bn_scale", initializers.constant(1.0), self.kernel_shape[-1:])
+            self.bn_bias = _param(self, "bn_bias", initializers.constant(0.0), self.kernel_shape[-1:])
 
     def __call__(self, x: jax.Array, stride: int = 1, relu: bool = False) -> jax.Array:
         # The perturbation is added inside the compiled layer (self.tag's work, one call fewer).
@@ -280,6 +285,12 @@ def _conv_taps(module: nn.Module, x: jax.Array, z: jax.Array, out: jax.Array, we
         tap(module, MODULE_TAPS, out, 3.0 * weight)
 
 
+def _cell_norm(z: jax.Array, conv: SaliencyLayer, initial: bool) -> jax.Array:
+    """A cell's BatchNorm after ``conv``: without affine parameters, or with the layer's own (NASLib's)."""
+    norm = initial_stat_norm if initial else batch_stat_norm
+    return norm(z, conv.bn_scale, conv.bn_bias) if conv.norm_params else norm(z)
+
+
 def _op_output(module: nn.Module, x: jax.Array, op: int, conv: nn.Module | None, use_bn: bool,
                initial_bn: bool = False) -> jax.Array | None:
     if op == NONE:
@@ -292,7 +303,7 @@ def _op_output(module: nn.Module, x: jax.Array, op: int, conv: nn.Module | None,
         tap(module, MODULE_TAPS, x)
         return x
     z = conv(x, relu=True)
-    out = BatchStatNorm(affine=False, initial=initial_bn)(z) if use_bn else z
+    out = _cell_norm(z, conv, initial_bn) if use_bn else z
     _conv_taps(module, x, z, out)
     return out
 
@@ -313,11 +324,12 @@ class Cell(nn.Module):
     weight_init: str
     bias_init: str
     initial_bn: bool = False
+    naslib: bool = False  # NASLib's (xautodl's) ops: conv without bias, affine BatchNorm
 
     def _layer(self, e: int, op: int) -> SaliencyLayer:
         k = 3 if op == CONV3 else 1
-        return SaliencyLayer((k, k, self.channels, self.channels), True, self.weight_init,
-                             self.bias_init, name=f"edge{e}_{OPS[op]}")
+        return SaliencyLayer((k, k, self.channels, self.channels), not self.naslib, self.weight_init,
+                             self.bias_init, norm_params=self.naslib, name=f"edge{e}_{OPS[op]}")
 
     @nn.compact
     def __call__(self, x: jax.Array, ops: jax.Array | None = None) -> jax.Array:
@@ -353,37 +365,53 @@ class Cell(nn.Module):
         conv3, conv1 = self._layer(e, CONV3), self._layer(e, CONV1)
         is3 = op == CONV3
         kernel = jnp.where(is3, conv3.kernel, jnp.pad(conv1.kernel, ((1, 1), (1, 1), (0, 0), (0, 0))))
-        bias = jnp.where(is3, conv3.bias, conv1.bias)
-        z = conv2d(nn.relu(x), kernel) + bias.astype(x.dtype)
+        z = conv2d(nn.relu(x), kernel)
+        if not self.naslib:
+            z = z + jnp.where(is3, conv3.bias, conv1.bias).astype(x.dtype)
         z = conv1.tag(conv3.tag(z))
         conv3.sow_tangent(x, relu=True)
         conv1.sow_tangent(x, relu=True)
-        conv_out = BatchStatNorm(affine=False, initial=self.initial_bn)(z) if self.use_bn else z
+        if not self.use_bn:
+            conv_out = z
+        elif self.naslib:  # the selected op's own affine parameters
+            norm = initial_stat_norm if self.initial_bn else batch_stat_norm
+            conv_out = norm(z, jnp.where(is3, conv3.bn_scale, conv1.bn_scale), jnp.where(is3, conv3.bn_bias,
+                                                                                          conv1.bn_bias))
+        else:
+            conv_out = _cell_norm(z, conv3, self.initial_bn)
         _conv_taps(self, x, z, conv_out, ((op == CONV3) | (op == CONV1)).astype(jnp.float32))
         self._pool_skip_taps(x, op)
         return _select_op(op, x, conv_out)
 
 
 class Reduction(nn.Module):
-    """Residual reduction block: conv_b(conv_a(x)) + conv1x1(avgpool(x)); its BatchNorms always stay."""
+    """Residual reduction block: conv_b(conv_a(x)) + conv1x1(avgpool(x)).
+
+    Its BatchNorms stay in the reference's synflow network; ``use_bn=False``
+    (NASLib's synflow network, which has no BatchNorm at all) drops them.
+    """
 
     in_channels: int
     channels: int
     weight_init: str
     bias_init: str
     initial_bn: bool = False
+    use_bn: bool = True
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         def layer(shape, name):
             return SaliencyLayer(shape, False, self.weight_init, self.bias_init, name=name)
 
+        def norm(z, name):
+            return BatchStatNorm(initial=self.initial_bn, name=name)(z) if self.use_bn else z
+
         c_in, c = self.in_channels, self.channels
         z = layer((3, 3, c_in, c), "conv_a")(x, stride=2, relu=True)
-        a = BatchStatNorm(initial=self.initial_bn, name="bn_a")(z)
+        a = norm(z, "bn_a")
         _conv_taps(self, x, z, a)
         z = layer((3, 3, c, c), "conv_b")(a, relu=True)
-        y = BatchStatNorm(initial=self.initial_bn, name="bn_b")(z)
+        y = norm(z, "bn_b")
         _conv_taps(self, a, z, y)
         shortcut = avg_pool_2x2(x)
         residual = layer((1, 1, c_in, c), "residual")(shortcut)
@@ -423,13 +451,23 @@ class NB201Network(nn.Module):
       num_classes: 10, 100 or 120.
       channels: channels of the first stage (16 in the benchmark).
       cells_per_stage: cells per stage (5 in the benchmark).
-      bn: 'all' (every BatchNorm), or 'reductions' (the synflow variant of the
-        reference: BatchNorm only in the two reduction blocks).
+      bn: 'all' (every BatchNorm), 'reductions' (the synflow network of the
+        reference: BatchNorm only in the two reduction blocks) or 'none'
+        (NASLib's synflow network: no BatchNorm).
       bn_stats: 'batch' (training mode: the batch's statistics, as every
         proxy of the reference reads them) or 'initial' (eval mode before any
         training: ``x / sqrt(1 + eps)``, VKDNW's; see :meth:`initial_bn_variant`).
       weight_init: 'pytorch' (default), 'kaiming', 'xavier' or 'zero'.
       bias_init: 'pytorch' (default), 'zero' or 'one'.
+      variant: 'reference' (the zero-cost paper's network: cell convs with a
+        bias, cell BatchNorms without affine parameters; synflow keeps only the
+        reductions' BatchNorms) or 'naslib' (NASLib's, which is xautodl's: cell
+        convs without bias, affine cell BatchNorms; synflow drops every
+        BatchNorm). With batch statistics the two compute the same function of
+        the same kernels at initialisation (a bias before BatchNorm cancels), so
+        grad_norm, snip, grasp, plain, jacob_cov and the activation proxies
+        agree; synflow, fisher (each conv's output, bias included) and the
+        parameter count tell them apart.
     """
 
     arch: tuple[int, ...] | None = None
@@ -440,6 +478,7 @@ class NB201Network(nn.Module):
     weight_init: str = "pytorch"
     bias_init: str = "pytorch"
     bn_stats: str = "batch"
+    variant: str = "reference"
 
     @nn.compact
     def __call__(self, x: jax.Array, ops: jax.Array | None = None) -> jax.Array:
@@ -455,8 +494,12 @@ class NB201Network(nn.Module):
         """
         if ops is None and (self.arch is None or NON_CONV in self.arch):
             raise ValueError("pass ops at call time: the network's arch is not (wholly) static")
-        if self.bn not in ("all", "reductions"):
-            raise ValueError(f"bn must be 'all' or 'reductions', got {self.bn!r}")
+        if self.bn not in ("all", "reductions", "none"):
+            raise ValueError(f"bn must be 'all', 'reductions' or 'none', got {self.bn!r}")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown NAS-Bench-201 network variant {self.variant!r}; expected one of "
+                             f"{', '.join(VARIANTS)}")
+        naslib = self.variant == "naslib"
         if self.bn_stats not in ("batch", "initial"):
             raise ValueError(f"bn_stats must be 'batch' or 'initial', got {self.bn_stats!r}")
         use_bn = self.bn == "all"
@@ -474,9 +517,11 @@ class NB201Network(nn.Module):
         blocks = _BlockTaps(self, y)
         for stage in (1, 2, 3):
             if stage > 1:
-                y = blocks(Reduction(c // 2, c, initial_bn=initial, name=f"reduction{stage - 1}", **inits), y)
+                y = blocks(Reduction(c // 2, c, initial_bn=initial, use_bn=self.bn != "none",
+                                     name=f"reduction{stage - 1}", **inits), y)
             for i in range(self.cells_per_stage):
-                y = blocks(Cell(c, self.arch, use_bn, initial_bn=initial, name=f"cell{stage}_{i}", **inits), y, ops)
+                y = blocks(Cell(c, self.arch, use_bn, initial_bn=initial, naslib=naslib, name=f"cell{stage}_{i}",
+                                **inits), y, ops)
             tap(self, MODULE_TAPS, y)  # the stage's Sequential of cells
             c *= 2
         c //= 2
@@ -492,8 +537,8 @@ class NB201Network(nn.Module):
         return SaliencyLayer((c, self.num_classes), True, name="classifier", **inits)(y)
 
     def synflow_variant(self) -> NB201Network:
-        """The network synflow scores: BatchNorm kept only in the reduction blocks (the reference's quirk)."""
-        return self.clone(bn="reductions")
+        """The network synflow scores: BatchNorm only in the reduction blocks (the reference's quirk), or none (NASLib)."""
+        return self.clone(bn="none" if self.variant == "naslib" else "reductions")
 
     def initial_bn_variant(self) -> NB201Network:
         """The network with every BatchNorm in eval mode at its initial running statistics (VKDNW's)."""
