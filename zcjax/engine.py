@@ -55,6 +55,11 @@ PRECISIONS = ("float32", "float64")
 # slower machines of the class are scaled to one machine by A/B runs in the same session.
 CPU_COSTS = {True: {"cell": (9.2, 1.07), "pattern": (20.0, 1.7), "batched": (100.0, 5.3), "eager": (24.0, 2.1)},
              False: {"cell": (5.5, 0.19), "pattern": (7.0, 0.22), "batched": (43.0, 0.14), "eager": (13.0, 0.3)}}
+# What a pass adds to those, where it changes the choice: VKDNW's ten backward passes run 5x slower in
+# the arch-as-data program than in a static cell's (bench/NOTES.md, session 14; measured beside other
+# runs, so upper bounds).
+PASS_CPU_COSTS = {"vkdnw": {"cell": (10.0, 3.9), "pattern": (10.0, 3.9), "batched": (41.0, 22.0),
+                            "eager": (35.0, 3.5)}}
 
 
 class NumericalWarning(UserWarning):
@@ -164,7 +169,8 @@ class Scorer:
         """The strategy ``auto`` resolves to for a run over ``archs`` (split over ``processes``).
 
         On accelerators: batched. On CPU: whichever the measured costs of this
-        machine class (:data:`CPU_COSTS`) say is cheapest, counting a compile
+        machine class (:data:`CPU_COSTS`, plus :data:`PASS_CPU_COSTS` for the
+        passes that change the choice) say is cheapest, counting a compile
         per distinct conv pattern for per-cell, one for batched, and the
         layers' one-off compilation for eager.
         """
@@ -176,7 +182,9 @@ class Scorer:
             return self.config.strategy
         if self.devices[0].platform != "cpu":
             return "batched"
-        costs = CPU_COSTS[self.config.needs_data]
+        costs = dict(CPU_COSTS[self.config.needs_data])
+        for extra in (PASS_CPU_COSTS[p] for p in registry.needed_passes(self.config.proxies) if p in PASS_CPU_COSTS):
+            costs = {k: (c + extra[k][0], r + extra[k][1]) for k, (c, r) in costs.items()}
         per_cell = 0.0
         for n in counts.values():
             compile_s, run_s = costs["cell" if n == 1 else "pattern"]
