@@ -195,12 +195,14 @@ def main() -> int:
                        f"| {protocol} (`{filename}`{', stopped part-way' if _partial(filename) else ''}); "
                        f"{name} as above on the same cells: {_fmt(base)} |")
         # Runs not finished, each on its own cells.
-        for path in alone:
-            part = {split: evaluate._load_joined([path], dataset, split) for split in ("test", "val")}
-            own = part["test"][2]
+        for path in alone:  # joined with the finished files on its own cells (a join cuts to the common cells)
+            part = {split: evaluate._load_joined(files + [path], dataset, split) for split in ("test", "val")}
+            own = evaluate._load_joined([path], dataset, "test")[2]
+            joined = part["test"][2]
             shown = [n for n in LATER if n in own] + [
                 s for s in dict.fromkeys(s for g in groups for s in ENSEMBLES[g])
-                if all(c in own for c in ensemble.parse(s).columns)]
+                if all(c in joined for c in ensemble.parse(s).columns)
+                and any(c in own for c in ensemble.parse(s).columns)]
             for name in shown:
                 rho, cells = {}, 0
                 for split, (_, _, cols, acc, _) in part.items():
@@ -210,7 +212,8 @@ def main() -> int:
                 pub = PUBLISHED.get(name)
                 out.append(f"| {name} | {cells} | {_fmt(rho['test'])} [{_fmt(rho['val'])}] "
                            f"| {_fmt(pub[col]) if pub else ''} | {PROTOCOL.get(name, '')} "
-                           f"(`{os.path.basename(path).removesuffix('.gz')}`, not finished: {part['test'][1].size} cells) |")
+                           f"(`{os.path.basename(path).removesuffix('.gz')}`, not finished: "
+                           f"{part['test'][1].size} cells) |")
         candidates = [n for n in names if n != "flops"] + ["flops"]
         rho, chosen = _cv_selection(scores, acc_test, candidates)
         out += ["", f"Member selection fitted on accuracy (2-fold cross-validated, greedy log-rank, up to 4): held-out "
