@@ -54,8 +54,8 @@ PROTOCOL = {
     "meco_randn": "ours: one fixed N(0, 1) 64x64 image; theirs (MeCo's measure file): a new randn image per call",
     "vkdnw": "Kaiming fan-in weights, zero biases, 64 Gaussian images, eval-mode BatchNorm at its initial statistics "
              "(as theirs); theirs: the ~9,445 cells of GRAF's feature file, mean of 5 seeds",
-    "vkdnw_agg": "ours: VKDNW_single's score ranked with the others (theirs: its log dense rank added); jacob_cov on "
-                 "the CIFAR-10 minibatch, the rest as vkdnw",
+    "vkdnw_agg": "ours: VKDNW_single's score ranked with the others (theirs: its log dense rank added); jacob_cov "
+                 "at PyTorch's default init on the shipped minibatch (theirs: Kaiming); AZ-NAS's scores as az_nas",
 }
 # A proxy run under another protocol, in a file of its own: {dataset: {label: (file, column, protocol)}}.
 VARIANTS = {
