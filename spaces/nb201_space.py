@@ -75,12 +75,14 @@ class NB201Space(Space):
           task: 'cifar10' (default), 'cifar100' or 'ImageNet16-120' (aliases as
             ``nb201.dataset_info``): the class count and the image size.
           **options: :class:`~zcjax.spaces.nb201.NB201Network` fields
-            (``channels``, ``cells_per_stage``, ``weight_init``, ``bias_init``).
+            (``channels``, ``cells_per_stage``, ``weight_init``, ``bias_init``,
+            ``variant``).
 
         Returns:
           The :class:`SpaceNetwork`: NHWC input, BatchNorm with batch statistics
           (``BatchStatNorm``, no ``batch_stats``), synflow with BatchNorm only in
-          the reduction blocks (the reference's quirk).
+          the reduction blocks (the reference's quirk), or with none
+          (``variant='naslib'``, NASLib's).
         """
         info = nb201.dataset_info(self.check_task(task))
         module = nb201.build_network(arch, info.num_classes, **options)
@@ -90,7 +92,8 @@ class NB201Space(Space):
             module=module,
             input_shape=(info.image_size, info.image_size, 3),
             num_classes=info.num_classes,
-            spec_fields={"batchnorm_types": (BatchStatNorm,), "mutable": (), "synflow_batchnorm": in_reduction_block},
+            spec_fields={"batchnorm_types": (BatchStatNorm,), "mutable": (),
+                         "synflow_batchnorm": "drop" if module.variant == "naslib" else in_reduction_block},
         )
 
     def ground_truth(self, task: str | None = None, split: str = "val") -> dict[Arch, float]:

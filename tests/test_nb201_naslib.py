@@ -72,9 +72,11 @@ def test_train_mode_proxies_equal_the_reference_network_s_but_fisher_and_synflow
 def test_synflow_network_has_no_batchnorm_so_it_is_homogeneous_in_its_input():
     """No BatchNorm and no bias before the classifier: R(c x) - b = c (R(x) - b) for c > 0; not so for the reference's."""
     ops = tuple(arch_to_ops(ARCH))
+    # The reference's cell biases zeroed, so that only its reductions' BatchNorm can break the homogeneity.
     for variant, homogeneous in (("naslib", True), ("reference", False)):
-        net = NB201Network(arch=ops, variant=variant, **SMALL).synflow_variant()
+        net = NB201Network(arch=ops, variant=variant, bias_init="zero", **SMALL).synflow_variant()
         params = jax.tree.map(jnp.abs, _init(net, jnp.ones((1, 32, 32, 3))))
+        params["classifier"]["bias"] = jnp.full_like(params["classifier"]["bias"], 0.5)
         bias = params["classifier"]["bias"]
 
         def out(c, net=net, params=params, bias=bias):
@@ -135,3 +137,78 @@ def test_the_cli_records_the_variant_and_refuses_an_unknown_one(tmp_path, capsys
 def test_scorer_rejects_an_unknown_variant():
     with pytest.raises(ValueError, match="unknown NAS-Bench-201 network variant 'xautodl'"):
         zcjax.ScoreConfig(proxies="params", variant="xautodl")
+
+
+def test_te_ntk_differentiates_the_cell_batchnorm_scales_too():
+    from zcjax.scoring import ntk_of
+
+    ops = tuple(arch_to_ops(ARCH))
+    x = jax.random.normal(jax.random.key(2), (4, 32, 32, 3))
+    reference = NB201Network(arch=ops, **SMALL)
+    naslib = reference.clone(variant="naslib")
+    params = _as_naslib(_init(reference, x))
+    ours = ntk_of(naslib, params, None, x)
+
+    def summed(scales):  # the cell BatchNorms' scales alone
+        p = jax.tree.map(lambda a: a, params)
+        for (cell, edge), s in scales.items():
+            p[cell][edge]["bn_scale"] = s
+        return naslib.apply({"params": p}, x).sum(axis=1)
+
+    scales = {(c, e): v["bn_scale"] for c, layers in params.items() if c.startswith("cell")
+              for e, v in layers.items() if "bn_scale" in v}
+    rows = jnp.concatenate([j.reshape(4, -1) for j in jax.tree.leaves(jax.jacrev(summed)(scales))], axis=1)
+    assert float(jnp.abs(rows).max()) > 0
+    without = ntk_of(reference, _init(reference, x), None, x)  # the same function without those parameters
+    np.testing.assert_allclose(ours, without + rows @ rows.T, rtol=2e-4)
+
+
+def test_weights_of_the_other_layout_are_refused():
+    from zcjax.spaces.nb201 import to_mixed_params
+    from zcjax.spaces.nb201.torch_weights import params_from_torch, torch_state_from_params
+
+    ops = tuple(arch_to_ops(ARCH))
+    x = jnp.ones((1, 32, 32, 3))
+    naslib = NB201Network(arch=ops, variant="naslib", **SMALL)
+    params = _init(naslib, x)
+    with pytest.raises(ValueError, match="bn_bias is not in the arch-as-data network"):
+        to_mixed_params(params, **SMALL)
+    mixed = to_mixed_params(params, variant="naslib", **SMALL)
+    assert set(mixed["cell1_0"]["edge2_nor_conv_3x3"]) == {"kernel", "bn_scale", "bn_bias"}
+    with pytest.raises(ValueError, match="not the naslib variant"):
+        torch_state_from_params(params)
+    with pytest.raises(ValueError, match="not the naslib variant"):
+        params_from_torch({}, naslib)
+
+
+def test_vkdnw_is_nan_unless_every_batchnorm_is_at_its_initial_gamma_and_beta():
+    from zcjax.scoring import batchnorm_at_init
+
+    ops = tuple(arch_to_ops(ARCH))
+    x = jax.random.normal(jax.random.key(4), (4, 32, 32, 3))
+    naslib = NB201Network(arch=ops, variant="naslib", **SMALL)
+    params = _init(naslib, x)
+    assert bool(batchnorm_at_init(params))
+    fresh = float32_stage(naslib, ["vkdnw_entropy"], params, None, x, jnp.zeros(4, jnp.int32))["vkdnw_entropy"]
+    assert np.isfinite(fresh)
+    for cell, layer, leaf in (("cell1_0", "edge0_nor_conv_3x3", "bn_scale"), ("stem_bn", None, "bias")):
+        moved = jax.tree.map(lambda a: a, params)
+        target = moved[cell] if layer is None else moved[cell][layer]
+        target[leaf] = target[leaf] + 0.5
+        assert not bool(batchnorm_at_init(moved))
+        out = float32_stage(naslib, ["vkdnw_entropy"], moved, None, x, jnp.zeros(4, jnp.int32))["vkdnw_entropy"]
+        assert np.isnan(out), (cell, leaf)
+
+
+def test_the_space_plug_in_scores_naslib_s_synflow_as_the_engine():
+    """Through the model contract (zcjax.score_model), variant='naslib' drops every BatchNorm for synflow."""
+    import zcjax.spaces as spaces
+
+    space = spaces.get("nb201")
+    for variant in ("naslib", "reference"):
+        net = space.network(ARCH, variant=variant, **SMALL)
+        variables = net.module.init(jax.random.key(5), jnp.ones((1, 32, 32, 3)))
+        ours = net.score(variables, None, "synflow")["synflow"]
+        with jax.enable_x64(True):
+            engine = float(float64_stage(net.module, ["synflow"], variables["params"], None, 32)["synflow"])
+        assert ours == pytest.approx(engine, rel=1e-9), variant

@@ -57,7 +57,8 @@ CPU_COSTS = {True: {"cell": (9.2, 1.07), "pattern": (20.0, 1.7), "batched": (100
              False: {"cell": (5.5, 0.19), "pattern": (7.0, 0.22), "batched": (43.0, 0.14), "eager": (13.0, 0.3)}}
 # What a pass adds to those, where it changes the choice: VKDNW's ten backward passes run 5x slower in
 # the arch-as-data program than in a static cell's (bench/NOTES.md, session 14; measured beside other
-# runs, so upper bounds).
+# runs, so upper bounds). Measured with 10 classes; VKDNW's run time grows with the class count (one
+# backward pass per class).
 PASS_CPU_COSTS = {"vkdnw": {"cell": (10.0, 3.9), "pattern": (10.0, 3.9), "batched": (41.0, 22.0),
                             "eager": (35.0, 3.5)}}
 
@@ -183,8 +184,10 @@ class Scorer:
         if self.devices[0].platform != "cpu":
             return "batched"
         costs = dict(CPU_COSTS[self.config.needs_data])
-        for extra in (PASS_CPU_COSTS[p] for p in registry.needed_passes(self.config.proxies) if p in PASS_CPU_COSTS):
-            costs = {k: (c + extra[k][0], r + extra[k][1]) for k, (c, r) in costs.items()}
+        for name in registry.needed_passes(self.config.proxies) & PASS_CPU_COSTS.keys():
+            scale = self.num_classes / 10 if name == "vkdnw" else 1.0
+            extra = PASS_CPU_COSTS[name]
+            costs = {k: (c + extra[k][0], r + scale * extra[k][1]) for k, (c, r) in costs.items()}
         per_cell = 0.0
         for n in counts.values():
             compile_s, run_s = costs["cell" if n == 1 else "pattern"]

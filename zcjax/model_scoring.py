@@ -141,6 +141,8 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
         if "meco_opt" in passes:
             extra["meco_opt"] = meco_score(taps, meco_opt_key())
     if "meco_randn" in passes:  # the same for one fixed N(0, 1) input shaped like the minibatch's
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            raise ValueError(f"meco_randn feeds Gaussian noise: it needs a floating-point input, got {x.dtype}")
         extra["meco_randn"] = meco_score(module_outputs(meco_randn_image(x.dtype, x.shape[1:])))
     if "zico" in passes:  # the gradients of the minibatch's two halves, each alone
         if x.shape[0] < 2:

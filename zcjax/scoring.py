@@ -91,7 +91,7 @@ def meco_randn_image(dtype: Any = jnp.float32, shape: Sequence[int] = (MECO_RAND
 def ntk_of(model: Any, params: Tree, ops: jax.Array | None, x: jax.Array) -> jax.Array:
     """The empirical NTK (N, N) of a batch: J J^T, J = d(each image's summed logits) / d(kernels and BN scales)."""
     def is_weight(path, _):
-        return path[-1].key in ("kernel", "scale")
+        return path[-1].key in ("kernel", "scale", "bn_scale")  # bn_scale: NASLib's cell BatchNorm, in its conv
 
     flat, tree = jax.tree_util.tree_flatten_with_path(params)
     chosen = [i for i, (path, leaf) in enumerate(flat) if is_weight(path, leaf)]
@@ -151,6 +151,24 @@ def zero_perturbations(shapes: Tree) -> Tree:
     return jax.tree.map(lambda z: jnp.zeros(z[0].shape, z[0].dtype), shapes, is_leaf=lambda t: isinstance(t, tuple))
 
 
+def batchnorm_at_init(params: Tree) -> jax.Array:
+    """Whether every BatchNorm scale is 1 and every shift 0 (``scale``/``bias`` of a BatchNorm, ``bn_scale``/``bn_bias``)."""
+    checks = [jnp.array(True)]
+
+    def walk(tree):
+        if not isinstance(tree, dict):
+            return
+        if "scale" in tree and "kernel" not in tree:
+            checks.extend([jnp.all(tree["scale"] == 1), jnp.all(tree["bias"] == 0)])
+        if "bn_scale" in tree:
+            checks.extend([jnp.all(tree["bn_scale"] == 1), jnp.all(tree["bn_bias"] == 0)])
+        for value in tree.values():
+            walk(value)
+
+    walk(params)
+    return jnp.all(jnp.stack(checks))
+
+
 def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None,
                    images: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """VKDNW's Jacobian of one network: d logits / d (element 0 of each of its first 128 tensors).
@@ -158,7 +176,8 @@ def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None,
     The network runs with every BatchNorm in eval mode at its initial running
     statistics (``model.initial_bn_variant()``), so the images are independent
     and BatchNorm is ``gamma * z / sqrt(1 + eps) + beta`` with gamma = 1 and
-    beta = 0. Every column then follows from a conv's output z and g = d logit_c /
+    beta = 0: a precondition (true of any initialisation; the scorer gives NaN
+    for weights where :func:`batchnorm_at_init` is false). Every column then follows from a conv's output z and g = d logit_c /
     dz (its ``perturbations`` gradient, one reverse pass per class over one
     forward): the kernel's ``sum g[..., 0] * dz/dW``, where dz/dW is the conv of
     the input's channel 0 by a unit kernel that the layer sows; the BatchNorm's
@@ -323,7 +342,8 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
         extra["zen"] = zen_of(model, params, ops, gaussian)
     if "vkdnw" in passes:
         jacobian, logits, count, tensors = vkdnw_jacobian(model, params, ops, gaussian)
-        extra["vkdnw_entropy"] = vkdnw_entropy(jacobian, logits, count)
+        # The closed-form columns hold at gamma = 1, beta = 0 (any initialisation); other weights give NaN.
+        extra["vkdnw_entropy"] = jnp.where(batchnorm_at_init(params), vkdnw_entropy(jacobian, logits, count), jnp.nan)
         extra["vkdnw_dim"] = tensors.astype(jnp.float32)
     if "zico" in passes:
         if x.shape[0] < 2:

@@ -160,7 +160,10 @@ def main() -> int:
            "with the validation accuracy. Published values: docs/PROXIES.md.", ""]
     for dataset in DATASETS:
         files, alone = _files(dataset)
-        if not files:
+        if not files:  # the sample's other proxies: every table is on their cells
+            if alone:
+                out += [f"## {dataset}", "", "Only unfinished files: " + ", ".join(
+                    f"`{os.path.basename(f)}`" for f in alone) + "; rerun when the others exist.", ""]
             continue
         loaded = {split: evaluate._load_joined(files, dataset, split) for split in ("test", "val")}
         _, indices, scores, acc_test, _ = loaded["test"]

@@ -192,16 +192,19 @@ class BatchStatNorm(nn.Module):
 
     With ``initial``, BatchNorm in eval mode before any training step instead:
     the running statistics still at their initial values (VKDNW's mode).
+    Without ``affine`` parameters of its own it may be given ``scale`` and
+    ``bias`` at call time (NASLib's cell BatchNorm, whose parameters its conv
+    layer owns); it stays a module either way, so interceptors see it.
     """
 
     affine: bool = True
     initial: bool = False
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, scale: jax.Array | None = None, bias: jax.Array | None = None) -> jax.Array:
         norm = initial_stat_norm if self.initial else batch_stat_norm
         if not self.affine:
-            return norm(x)
+            return norm(x) if scale is None else norm(x, scale, bias)
         scale = _param(self, "scale", initializers.constant(1.0), (x.shape[-1],))
         bias = _param(self, "bias", initializers.constant(0.0), (x.shape[-1],))
         return norm(x, scale, bias)
@@ -287,8 +290,8 @@ def _conv_taps(module: nn.Module, x: jax.Array, z: jax.Array, out: jax.Array, we
 
 def _cell_norm(z: jax.Array, conv: SaliencyLayer, initial: bool) -> jax.Array:
     """A cell's BatchNorm after ``conv``: without affine parameters, or with the layer's own (NASLib's)."""
-    norm = initial_stat_norm if initial else batch_stat_norm
-    return norm(z, conv.bn_scale, conv.bn_bias) if conv.norm_params else norm(z)
+    return BatchStatNorm(affine=False, initial=initial)(z, *((conv.bn_scale, conv.bn_bias) if conv.norm_params
+                                                             else ()))
 
 
 def _op_output(module: nn.Module, x: jax.Array, op: int, conv: nn.Module | None, use_bn: bool,
@@ -374,9 +377,8 @@ class Cell(nn.Module):
         if not self.use_bn:
             conv_out = z
         elif self.naslib:  # the selected op's own affine parameters
-            norm = initial_stat_norm if self.initial_bn else batch_stat_norm
-            conv_out = norm(z, jnp.where(is3, conv3.bn_scale, conv1.bn_scale), jnp.where(is3, conv3.bn_bias,
-                                                                                          conv1.bn_bias))
+            conv_out = BatchStatNorm(affine=False, initial=self.initial_bn)(
+                z, jnp.where(is3, conv3.bn_scale, conv1.bn_scale), jnp.where(is3, conv3.bn_bias, conv1.bn_bias))
         else:
             conv_out = _cell_norm(z, conv3, self.initial_bn)
         _conv_taps(self, x, z, conv_out, ((op == CONV3) | (op == CONV1)).astype(jnp.float32))
@@ -651,9 +653,15 @@ def to_mixed_params(params: Any, num_classes: int = 10, **kwargs: Any) -> Any:
     shapes = jax.eval_shape(lambda: NB201Network(None, num_classes, **kwargs).init(
         jax.random.key(0), jnp.zeros((1, 16, 16, 3)), jnp.zeros(6, jnp.int32)))["params"]
 
-    def fill(spec, given):
+    def fill(spec, given, path=()):
         if isinstance(spec, dict):
-            return {k: fill(v, given.get(k) if isinstance(given, dict) else None) for k, v in spec.items()}
+            extra = sorted(set(given) - set(spec)) if isinstance(given, dict) else []
+            if extra:
+                raise ValueError(f"parameter {'/'.join(path + (extra[0],))} is not in the arch-as-data network "
+                                 f"({kwargs.get('variant', 'reference')} variant): pass the variant of the given "
+                                 "parameters")
+            return {k: fill(v, given.get(k) if isinstance(given, dict) else None, path + (k,))
+                    for k, v in spec.items()}
         return jnp.zeros(spec.shape, spec.dtype) if given is None else jnp.asarray(given)
 
     return fill(shapes, params)

@@ -108,6 +108,8 @@ def params_from_torch(state: Mapping[str, Any], model: NB201Network) -> Any:
     """
     if model.arch is None:
         raise ValueError("torch weights need a network with a static arch")
+    if model.variant != "reference":
+        raise ValueError(f"torch weights are the reference network's layout, not the {model.variant} variant's")
     size = 16
     shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), np.zeros((1, size, size, 3), np.float32)))["params"]
     problems = []
@@ -141,7 +143,13 @@ def params_from_torch(state: Mapping[str, Any], model: NB201Network) -> Any:
 
 
 def torch_state_from_params(params: Any) -> dict[str, np.ndarray]:
-    """The inverse of :func:`params_from_torch`: a PyTorch-layout state dict (no running stats)."""
+    """The inverse of :func:`params_from_torch`: a PyTorch-layout state dict (no running stats).
+
+    Raises:
+      ValueError: parameters of the NASLib variant (``bn_scale``), which has another layout.
+    """
+    if "bn_scale" in str(jax.tree_util.tree_structure(params)):
+        raise ValueError("torch weights are the reference network's layout, not the naslib variant's")
     state = {}
 
     def walk(tree, path):

@@ -18,8 +18,9 @@ def l2_norm_layers(weights: Tree) -> Tree:
 def param_count(params: Tree, mask: Tree) -> jax.Array:
     """Number of parameters of the layers the architecture uses.
 
-    Every leaf of a saliency layer (kernel, bias) counts when the layer's mask is
-    on; every other parameter (BatchNorm scale and shift) always counts.
+    Every leaf of a saliency layer (kernel, bias, and the BatchNorm parameters
+    a layer owns, NASLib's ``bn_scale``/``bn_bias``) counts when the layer's
+    mask is on; every other parameter (BatchNorm scale and shift) always counts.
     """
     def count(tree, layer_mask):
         if isinstance(tree, dict) and "kernel" in tree:
