@@ -409,12 +409,6 @@ def select_proxies(available: Iterable[str], proxies: str | Iterable[str] | None
 # --------------------------------------------------------------------------- evaluation
 
 
-def _signed(scores: Mapping[str, np.ndarray], member: str) -> np.ndarray:
-    """A member's scores, negated for a '-name' member."""
-    values = scores[member.lstrip("-")]
-    return -values if member.startswith("-") else values
-
-
 def _proxy_row(name: str, indices: np.ndarray, score: np.ndarray, acc: np.ndarray, n_bootstrap: int, seed: int,
                agreement: dict[str, Any], note: str = "", neighbours: Any = None) -> dict[str, Any]:
     corr = correlation(score, acc)
@@ -481,7 +475,8 @@ def evaluate_arrays(indices: Any, scores: Mapping[str, Any], acc: Any, proxies: 
             values = spec(scores)
             if spec.rule == "vote":
                 members = spec.member_scores(scores)
-                agreement = vote_agreement({m: _signed(members, m) for m in spec.members}, acc, spec.members, seed=seed)
+                signed = {m: ensemble._column(members, m) for m in spec.members}
+                agreement = vote_agreement(signed, acc, spec.members, seed=seed)
             else:
                 agreement = vote_agreement(values[None, :], acc, None, seed=seed)
             note = f"zero-shot ensemble ({ensemble.RULE_NAMES[spec.rule]})"
