@@ -152,7 +152,7 @@ def zero_perturbations(shapes: Tree) -> Tree:
 
 
 def batchnorm_at_init(params: Tree) -> jax.Array:
-    """Whether every BatchNorm scale is 1 and every shift 0 (a BatchNorm's ``scale``/``bias``, ``bn_scale``/``bn_bias``)."""
+    """Whether every BatchNorm's scale is 1 and shift 0 (``scale``/``bias`` of a BatchNorm, ``bn_scale``/``bn_bias``)."""
     checks = [jnp.array(True)]
 
     def walk(tree):
@@ -179,8 +179,9 @@ def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None,
     beta = 0: a precondition (true of any initialisation; the scorer gives NaN
     for weights where :func:`batchnorm_at_init` is false). Every column then
     follows from a conv's output z and g = d logit_c / dz (its
-    ``perturbations`` gradient, one reverse pass per class over one forward): the kernel's ``sum g[..., 0] * dz/dW``, where dz/dW is the conv of
-    the input's channel 0 by a unit kernel that the layer sows; the BatchNorm's
+    ``perturbations`` gradient, one reverse pass per class over one forward):
+    the kernel's ``sum g[..., 0] * dz/dW``, where dz/dW is the conv of the
+    input's channel 0 by a unit kernel that the layer sows; the BatchNorm's
     ``sum g[..., 0] * z[..., 0]`` (gamma) and ``sqrt(1 + eps) * sum g[..., 0]``
     (beta). The last BatchNorm and the classifier have closed forms in the
     pooled features. The tensors and their order are ``model.xautodl_tensors(ops)``.
