@@ -152,7 +152,7 @@ def zero_perturbations(shapes: Tree) -> Tree:
 
 
 def batchnorm_at_init(params: Tree) -> jax.Array:
-    """Whether every BatchNorm's scale is 1 and shift 0 (``scale``/``bias`` of a BatchNorm, ``bn_scale``/``bn_bias``)."""
+    """Whether every BatchNorm scale is 1 and shift 0 (``scale``/``bias`` of a BatchNorm, ``bn_scale``/``bn_bias``)."""
     checks = [jnp.array(True)]
 
     def walk(tree):
