@@ -13,12 +13,14 @@ run() {  # run SPACE TASK FILE: a finished file is compressed beside it (FILE.gz
     python -m zcjax.score --space "$1" --task "$2" --trained --proxies "$PROXIES" --output "$3" --resume
     gzip -k "$3"
 }
-nb201_naslib() {  # nb201_naslib DATASET: the full space with NASLib's network (about 40 min a dataset, 2 cores)
+nb201_naslib() {  # nb201_naslib DATASET: the full space with NASLib's network (1-2 h a dataset, 2 cores); a run
+    # stopped part-way may be committed as .partial.gz: it is resumed from there
     out="results/nb201/$1_naslib_ssnr.jsonl"
     [ -e "$out.gz" ] && return 0
+    if [ -e "$out.partial.gz" ] && [ ! -e "$out" ]; then gunzip -c "$out.partial.gz" > "$out"; fi
     python -m zcjax.score --all --dataset "$1" --option variant=naslib --proxies "$PROXIES" \
         --strategy batched --chunk-size 1 --init-seed 0 --output "$out" --resume --no-progress
-    gzip -9 "$out"
+    gzip -9 "$out" && rm -f "$out.partial.gz"
 }
 nb201_naslib cifar10
 nb201_naslib cifar100
