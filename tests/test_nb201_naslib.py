@@ -88,6 +88,7 @@ def test_synflow_network_has_no_batchnorm_so_it_is_homogeneous_in_its_input():
             assert not np.allclose(out(3.0), 3.0 * out(1.0), rtol=1e-3)
 
 
+@pytest.mark.slow  # the fast suite's budget; run by .ci/run
 def test_arch_as_data_network_scores_as_the_static_one():
     ops = tuple(arch_to_ops(ARCH))
     x = jax.random.normal(jax.random.key(1), (8, 32, 32, 3))
@@ -139,6 +140,7 @@ def test_scorer_rejects_an_unknown_variant():
         zcjax.ScoreConfig(proxies="params", variant="xautodl")
 
 
+@pytest.mark.slow  # the fast suite's budget; run by .ci/run
 def test_te_ntk_differentiates_the_cell_batchnorm_scales_too():
     from zcjax.scoring import ntk_of
 
@@ -200,6 +202,7 @@ def test_vkdnw_is_nan_unless_every_batchnorm_is_at_its_initial_gamma_and_beta():
         assert np.isnan(out), (cell, leaf)
 
 
+@pytest.mark.slow  # the fast suite's budget; run by .ci/run
 def test_the_space_plug_in_scores_naslib_s_synflow_as_the_engine():
     """Through the model contract (zcjax.score_model), variant='naslib' drops every BatchNorm for synflow."""
     import zcjax.spaces as spaces
