@@ -44,6 +44,7 @@ def test_parameters_are_xautodl_s_and_the_count_is_naslib_s():
         5 * 3 * (16 + 32 + 64))
 
 
+@pytest.mark.slow  # 33 s: the fast suite's budget; run by .ci/run
 def test_train_mode_proxies_equal_the_reference_network_s_but_fisher_and_synflow_do_not():
     """With batch statistics a conv bias before BatchNorm cancels: the same kernels give the same saliencies."""
     ops = tuple(arch_to_ops(ARCH))
