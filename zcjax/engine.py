@@ -44,7 +44,7 @@ from . import distributed, registry
 from .scoring import float32_stage, float64_stage, split_names
 from .spaces.nb201 import benchmark
 from .spaces.nb201.arch import arch_to_ops, ops_to_arch
-from .spaces.nb201.network import VARIANTS, NB201Network, conv_pattern
+from .spaces.nb201.network import NB201Network, check_variant, conv_pattern
 
 STRATEGIES = ("auto", "eager", "per-cell", "batched")
 PRECISIONS = ("float32", "float64")
@@ -57,10 +57,11 @@ CPU_COSTS = {True: {"cell": (9.2, 1.07), "pattern": (20.0, 1.7), "batched": (100
              False: {"cell": (5.5, 0.19), "pattern": (7.0, 0.22), "batched": (43.0, 0.14), "eager": (13.0, 0.3)}}
 # What a pass adds to those, where it changes the choice: VKDNW's ten backward passes run 5x slower in
 # the arch-as-data program than in a static cell's (bench/NOTES.md, session 14; measured beside other
-# runs, so upper bounds). Measured with 10 classes; VKDNW's run time grows with the class count (one
-# backward pass per class).
+# runs, so upper bounds). Measured with 10 classes; a pass in PER_CLASS_PASSES runs once per class, so
+# its run time scales with the class count.
 PASS_CPU_COSTS = {"vkdnw": {"cell": (10.0, 3.9), "pattern": (10.0, 3.9), "batched": (41.0, 22.0),
                             "eager": (35.0, 3.5)}}
+PER_CLASS_PASSES = frozenset({"vkdnw"})
 
 
 class NumericalWarning(UserWarning):
@@ -110,9 +111,7 @@ class ScoreConfig:
             raise ValueError(f"unknown strategy {self.strategy!r}; expected one of {', '.join(STRATEGIES)}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}")
-        if self.variant not in VARIANTS:
-            raise ValueError(f"unknown NAS-Bench-201 network variant {self.variant!r}; expected one of "
-                             f"{', '.join(VARIANTS)}")
+        check_variant(self.variant)
 
     @property
     def needs_data(self) -> bool:
@@ -185,7 +184,7 @@ class Scorer:
             return "batched"
         costs = dict(CPU_COSTS[self.config.needs_data])
         for name in registry.needed_passes(self.config.proxies) & PASS_CPU_COSTS.keys():
-            scale = self.num_classes / 10 if name == "vkdnw" else 1.0
+            scale = self.num_classes / 10 if name in PER_CLASS_PASSES else 1.0
             extra = PASS_CPU_COSTS[name]
             costs = {k: (c + extra[k][0], r + scale * extra[k][1]) for k, (c, r) in costs.items()}
         per_cell = 0.0

@@ -71,6 +71,13 @@ BLOCK_PERTURBATIONS = "block_perturbations"
 KERNEL_TANGENTS = "kernel_tangents"
 WEIGHT_INITS = ("pytorch", "kaiming", "xavier", "normal", "zero")
 VARIANTS = ("reference", "naslib")
+
+
+def check_variant(variant: str) -> str:
+    """``variant`` if it names a network variant (:data:`VARIANTS`), else a ValueError naming it."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown NAS-Bench-201 network variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    return variant
 BIAS_INITS = ("pytorch", "zero", "one")
 
 
@@ -498,10 +505,7 @@ class NB201Network(nn.Module):
             raise ValueError("pass ops at call time: the network's arch is not (wholly) static")
         if self.bn not in ("all", "reductions", "none"):
             raise ValueError(f"bn must be 'all', 'reductions' or 'none', got {self.bn!r}")
-        if self.variant not in VARIANTS:
-            raise ValueError(f"unknown NAS-Bench-201 network variant {self.variant!r}; expected one of "
-                             f"{', '.join(VARIANTS)}")
-        naslib = self.variant == "naslib"
+        naslib = check_variant(self.variant) == "naslib"
         if self.bn_stats not in ("batch", "initial"):
             raise ValueError(f"bn_stats must be 'batch' or 'initial', got {self.bn_stats!r}")
         use_bn = self.bn == "all"
