@@ -50,6 +50,20 @@ def test_settings_recorded_beside_the_file(tmp_path):
     assert provenance.sidecar_path(str(path) + ".gz") == str(path) + ".settings.json"
 
 
+def test_a_run_stopped_part_way_reads_from_its_partial_gz(tmp_path):
+    import gzip
+
+    path = tmp_path / "s.jsonl"
+    _write(path, [{"index": 1, "arch": "a", "params": 2.0}])
+    partial = tmp_path / "s.jsonl.partial.gz"
+    with gzip.open(partial, "wt") as f:
+        f.write(path.read_text() + '{"index": 2, "ar')  # a cut-off last line, as a killed run leaves it
+    os.remove(path)
+    assert provenance.sidecar_path(partial) == str(path) + ".settings.json"
+    assert read_settings(partial) == SETTINGS
+    assert read_rows(partial) == [{"index": 1, "arch": "a", "params": 2.0}]
+
+
 def test_resume_appends_only_with_the_same_settings(tmp_path):
     path = tmp_path / "s.csv"
     _write(path, [{"index": 1, "arch": "a", "params": 2.0}])

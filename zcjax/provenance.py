@@ -56,10 +56,21 @@ class Record:
                 "settings": _plain(self.settings), "runs": [_plain(r) for r in self.runs]}
 
 
-def sidecar_path(path: str | os.PathLike) -> str:
-    """The settings file of a results file (``.gz`` dropped first)."""
+PARTIAL = ".partial.gz"  # a run stopped part-way, compressed to be kept; resumed from after gunzip
+
+
+def base_path(path: str | os.PathLike) -> str:
+    """A results file's name without compression: ``F.jsonl.gz`` and ``F.jsonl.partial.gz`` -> ``F.jsonl``."""
     path = os.fspath(path)
-    return (path[:-3] if path.endswith(".gz") else path) + SUFFIX
+    for suffix in (PARTIAL, ".gz"):
+        if path.endswith(suffix):
+            return path[: -len(suffix)]
+    return path
+
+
+def sidecar_path(path: str | os.PathLike) -> str:
+    """The settings file of a results file (``.gz`` or ``.partial.gz`` dropped first)."""
+    return base_path(path) + SUFFIX
 
 
 def _plain(value: Any) -> Any:

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 import filelock
 
 from . import provenance
-from .provenance import read_settings, sidecar_path
+from .provenance import base_path, read_settings, sidecar_path
 
 __all__ = ["OutputBusy", "OutputError", "RowWriter", "SettingsMismatch", "read_rows", "read_settings",
            "sidecar_path"]
@@ -43,7 +43,7 @@ class SettingsMismatch(ValueError):
 
 
 def _format(path: str) -> str:
-    path = path[:-3] if path.endswith(".gz") else path
+    path = base_path(path)
     if path == "-" or path.endswith(".jsonl") or path.endswith(".json"):
         return "jsonl"
     if path.endswith(".csv"):
@@ -67,7 +67,10 @@ def _parse_value(v: Any) -> Any:
 
 
 def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Reads a results file, gzipped or not (complete lines only); null/empty -> NaN."""
+    """Reads a results file, gzipped or not (complete lines only); null/empty -> NaN.
+
+    A run stopped part-way and kept as ``F.jsonl.partial.gz`` reads like ``F.jsonl.gz``.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such results file: {path}")

@@ -25,14 +25,13 @@ Three kinds of rows:
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 
 import numpy as np
 
 from zcjax import ensemble, evaluate
 from zcjax.stats import spearman
+from zcjax.provenance import base_path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
@@ -82,9 +81,6 @@ ENSEMBLES = {
 }
 
 
-_PARTIAL_COPIES = tempfile.TemporaryDirectory(prefix="later-")  # removed when the script ends
-
-
 def _partial(name: str) -> bool:
     """Whether results file ``name`` exists only as a run stopped part-way (``name.partial.gz``)."""
     return (not any(os.path.exists(os.path.join(HERE, name + s)) for s in (".gz", ""))
@@ -92,14 +88,8 @@ def _partial(name: str) -> bool:
 
 
 def _file(name: str) -> str | None:
-    """The file to read for ``name``: done (.gz), being written, or a copy of a .partial.gz named as a results file."""
-    if _partial(name):
-        copy = os.path.join(_PARTIAL_COPIES.name, name + ".gz")
-        shutil.copyfile(os.path.join(HERE, name + ".partial.gz"), copy)
-        shutil.copyfile(os.path.join(HERE, name + ".settings.json"), os.path.join(_PARTIAL_COPIES.name,
-                                                                                    name + ".settings.json"))
-        return copy
-    for candidate in (name + ".gz", name):
+    """The file to read for ``name``: done (.gz), being written, or stopped part-way (.partial.gz)."""
+    for candidate in (name + ".gz", name, name + ".partial.gz"):
         path = os.path.join(HERE, candidate)
         if os.path.exists(path):
             return path
@@ -215,7 +205,7 @@ def main() -> int:
                 pub = PUBLISHED.get(name)
                 out.append(f"| {name} | {cells} | {_fmt(rho['test'])} [{_fmt(rho['val'])}] "
                            f"| {_fmt(pub[col]) if pub else ''} | {PROTOCOL.get(name, '')} "
-                           f"(`{os.path.basename(path).removesuffix('.gz')}`, not finished: "
+                           f"(`{os.path.basename(base_path(path))}`, not finished: "
                            f"{part['test'][1].size} cells) |")
         candidates = [n for n in names if n != "flops"] + ["flops"]
         rho, chosen = _cv_selection(scores, acc_test, candidates)

@@ -13,14 +13,11 @@ written (not yet gzipped) is read as far as it goes, and its row says so.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 COLUMNS = ("synflow", "synflow_ssnr", "synflow_ssnr_layerwise")
-_PARTIAL_COPIES = tempfile.TemporaryDirectory(prefix="table1-")  # removed when the script ends
 
 # (label, score file relative to the repository, published synflow / SSNR / layer-wise SSNR)
 ROWS = [
@@ -37,18 +34,12 @@ ROWS = [
 
 
 def _file(path: str) -> str | None:
-    """The finished file (.gz), else one being written, else a copy of a run stopped part-way (.partial.gz)."""
+    """The finished file (.gz), else one being written, else a run stopped part-way (.partial.gz)."""
     full = os.path.join(ROOT, path)
     plain = full[:-3] if full.endswith(".gz") else full
-    for candidate in (plain + ".gz", plain):
+    for candidate in (plain + ".gz", plain, plain + ".partial.gz"):
         if os.path.exists(candidate):
             return candidate
-    if os.path.exists(plain + ".partial.gz"):  # read as a results file: its settings beside a copy named as one
-        copy = os.path.join(_PARTIAL_COPIES.name, os.path.basename(plain) + ".gz")
-        shutil.copyfile(plain + ".partial.gz", copy)
-        shutil.copyfile(plain + ".settings.json", os.path.join(_PARTIAL_COPIES.name,
-                                                               os.path.basename(plain) + ".settings.json"))
-        return copy
     return None
 
 
@@ -66,7 +57,7 @@ def table() -> str:
         _, scores, acc = load_scores(found)
         cells = [f"{kendall(scores[c], acc):.4f} / {p}" if c in scores else f"– / {p}"
                  for c, p in zip(COLUMNS, published)]
-        partial = "" if found.endswith(".gz") and not found.startswith(_PARTIAL_COPIES.name) else " (not finished)"
+        partial = "" if found.endswith(".gz") and not found.endswith(".partial.gz") else " (not finished)"
         lines.append(f"| {label} | {len(acc)}{partial} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
