@@ -88,6 +88,12 @@ def test_an_aliased_member_is_that_ensemble_s_score_ranked_like_any_member():
         spec({k: v for k, v in cols.items() if k != "vkdnw_dim"})
     out = ensemble.ensemble_rows([dict(zip(cols, values)) for values in zip(*cols.values())], "vkdnw_agg")
     np.testing.assert_allclose([r["vkdnw_agg"] for r in out], spec(cols))
+    # Scores that hold the aliased member's own column but not its members: that column is what is read.
+    agg_only = {k: v for k, v in cols.items() if not k.startswith("vkdnw_")} | {"vkdnw": list(-single)}
+    assert spec.needs(agg_only) == ("vkdnw", "az_expressivity", "az_trainability", "flops", "jacob_cov")
+    assert spec.needs(cols) == spec.columns
+    out = ensemble.ensemble_rows([dict(zip(agg_only, values)) for values in zip(*agg_only.values())], "vkdnw_agg")
+    np.testing.assert_allclose([r["vkdnw_agg"] for r in out], given)
 
 
 def test_ensemble_rows_adds_a_column_per_spec():
@@ -118,6 +124,12 @@ def test_evaluate_cli_scores_an_ensemble_of_a_file(tmp_path, capsys):
     assert "vote:good+other" in capsys.readouterr().out
     assert evaluate.main([str(path), "--proxies", "rank:good+nope"]) == 2
     assert "needs nope" in capsys.readouterr().err
+    # An alias member given as a column of its own (vkdnw, not vkdnw_dim/vkdnw_entropy) is read as it is.
+    path.write_text("".join(json.dumps({"index": int(i), "vkdnw": float(g), "az_expressivity": float(o),
+                                        "az_trainability": float(o), "flops": float(g), "jacob_cov": float(o)})
+                            + "\n" for i, g, o in zip(idx, good, other)))
+    rows = evaluate.evaluate(path, proxies="vkdnw_agg", n_bootstrap=0)
+    assert [r["proxy"] for r in rows] == ["vkdnw_agg"] and np.isfinite(rows[0]["spearman"])
 
 
 def test_evaluate_joins_files_on_their_shared_cells_and_refuses_a_conflict(tmp_path, capsys):
@@ -141,3 +153,10 @@ def test_evaluate_joins_files_on_their_shared_cells_and_refuses_a_conflict(tmp_p
     assert "joined 2 files on the 40 cells" in capsys.readouterr().err
     assert evaluate.main([str(a), str(c), "--bootstrap", "0"]) == 2
     assert "column flops differs" in capsys.readouterr().err
+
+
+def test_every_alias_resolves_to_leaf_columns():
+    # An alias naming itself through others would recurse forever; each must end in plain result names.
+    for alias in ensemble.ALIASES:
+        columns = ensemble.parse(alias).columns
+        assert columns and not any(c in ensemble.ALIASES for c in columns), (alias, columns)

@@ -102,6 +102,16 @@ class Ensemble:
             names += parse(name).columns if name in ALIASES else [name]
         return tuple(dict.fromkeys(names))
 
+    def needs(self, available: Iterable[str]) -> tuple[str, ...]:
+        """The result names to read when ``available`` are at hand: an aliased member found there is read as
+        it is, one not found stands for its own columns (:attr:`columns` when none is found)."""
+        available = set(available)
+        names: list[str] = []
+        for member in self.members:
+            name = member.lstrip("-")
+            names += parse(name).needs(available) if name in ALIASES and name not in available else [name]
+        return tuple(dict.fromkeys(names))
+
     def member_scores(self, scores: Mapping[str, Any]) -> dict[str, Any]:
         """``scores`` with every member present: an aliased member the scores lack is computed from its columns."""
         scores = dict(scores)
@@ -216,10 +226,12 @@ def ensemble_rows(rows: Iterable[Mapping[str, Any]], specs: str | Iterable[str])
         specs = [s for s in specs.split(",") if s.strip()]
     for spec in specs:
         ens = parse(spec.strip())
-        missing = [c for c in ens.columns if not any(c in r for r in rows)]
+        present = {c for r in rows for c in r}
+        needed = ens.needs(present)
+        missing = [c for c in needed if c not in present]
         if missing:
             raise ValueError(f"ensemble {ens.name} needs {', '.join(missing)}, which the rows lack")
-        columns = {c: [r.get(c, np.nan) for r in rows] for c in ens.columns}
+        columns = {c: [r.get(c, np.nan) for r in rows] for c in needed}
         for row, value in zip(rows, ens(columns)):
             row[ens.name] = float(value)
     return rows

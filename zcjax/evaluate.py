@@ -390,7 +390,7 @@ def select_proxies(available: Iterable[str], proxies: str | Iterable[str] | None
             selected += available + ([VOTE] if members_present and VOTE not in available else [])
         elif ensemble.is_spec(name) and name not in available:
             spec = ensemble.parse(name)
-            missing = [c for c in spec.columns if c not in available]
+            missing = [c for c in spec.needs(available) if c not in available]
             if missing:
                 raise ValueError(f"ensemble {name!r} needs {', '.join(missing)}; the file has {', '.join(available)}")
             selected.append(spec.name)
