@@ -2,16 +2,20 @@
 # Score files for the SSNR Table 1 (results/ssnr/table1.py). Each run is resumable: rerun this
 # script after an interruption and it scores only the cells its file lacks. NB201 rows read the
 # full-space files under results/nb201/ (results/nb201/README.md says how they were made).
-# On the 2-core CPU a full-size NB301 cell takes ~15 s and a TransNAS-Bench-101 cell ~1 min
+# On the 2-core CPU a full-size NB301 cell takes ~15 s and a TransNAS-Bench-101 micro cell 3-15 s
 # (float64 synflow compiles per cell); a GPU or more cores shorten that (zcjax.score --help).
+# Rows run in this order; `sh results/ssnr/run_table1.sh tnb101` runs only the TransNAS-Bench-101 rows.
 set -eu
 cd "$(dirname "$0")/../.."
 PROXIES=synflow,synflow_ssnr,synflow_ssnr_layerwise
-run() {  # run SPACE TASK FILE: a finished file is compressed beside it (FILE.gz, the one committed)
+run() {  # run SPACE TASK FILE: a finished file is compressed beside it (FILE.gz, the one committed); a run
+    # stopped part-way may be committed as FILE.partial.gz: it is resumed from there
     [ -e "$3.gz" ] && return 0
     mkdir -p "$(dirname "$3")"
-    python -m zcjax.score --space "$1" --task "$2" --trained --proxies "$PROXIES" --output "$3" --resume
-    gzip -k "$3"
+    if [ -e "$3.partial.gz" ] && [ ! -e "$3" ]; then gunzip -c "$3.partial.gz" > "$3"; fi
+    python -m zcjax.score --space "$1" --task "$2" --trained --proxies "$PROXIES" --output "$3" --resume \
+        --no-progress
+    gzip -9 "$3" && rm -f "$3.partial.gz"
 }
 nb201_naslib() {  # nb201_naslib DATASET: the full space with NASLib's network (1-2 h a dataset, 2 cores); a run
     # stopped part-way may be committed as .partial.gz: it is resumed from there
@@ -22,9 +26,11 @@ nb201_naslib() {  # nb201_naslib DATASET: the full space with NASLib's network (
         --strategy batched --chunk-size 1 --init-seed 0 --output "$out" --resume --no-progress
     gzip -9 "$out" && rm -f "$out.partial.gz"
 }
-nb201_naslib cifar10
-nb201_naslib cifar100
-run nb301 cifar10 results/nb301/cifar10_trained_ssnr.jsonl
+if [ "${1:-}" != tnb101 ]; then
+    nb201_naslib cifar10
+    nb201_naslib cifar100
+    run nb301 cifar10 results/nb301/cifar10_trained_ssnr.jsonl
+fi
 for task in jigsaw class_object class_scene; do
     run tnb101_micro "$task" "results/tnb101_micro/${task}_trained_ssnr.jsonl"
 done

@@ -61,8 +61,15 @@ def _torch_shape(leaf_name: str, flax_shape: tuple[int, ...]) -> tuple[int, ...]
     return tuple(flax_shape)
 
 
+_TORCH_LEAF = {"kernel": "weight", "scale": "weight", "bias": "bias"}
+
+
 def _torch_leaf(leaf_name: str) -> str:
-    return {"kernel": "weight", "scale": "weight", "bias": "bias"}[leaf_name]
+    """The PyTorch name of a reference-layout parameter; ValueError for any other (e.g. the naslib variant's)."""
+    if leaf_name not in _TORCH_LEAF:
+        raise ValueError(f"torch weights are the reference network's layout: it has no parameter {leaf_name!r} "
+                         "(the naslib variant's bn_scale/bn_bias have none)")
+    return _TORCH_LEAF[leaf_name]
 
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -146,10 +153,8 @@ def torch_state_from_params(params: Any) -> dict[str, np.ndarray]:
     """The inverse of :func:`params_from_torch`: a PyTorch-layout state dict (no running stats).
 
     Raises:
-      ValueError: parameters of the NASLib variant (``bn_scale``), which has another layout.
+      ValueError: a parameter the reference layout does not have (the NASLib variant's ``bn_scale``).
     """
-    if "bn_scale" in str(jax.tree_util.tree_structure(params)):
-        raise ValueError("torch weights are the reference network's layout, not the naslib variant's")
     state = {}
 
     def walk(tree, path):
