@@ -20,6 +20,7 @@ import pytest
 
 from zcjax import bootstrap
 from zcjax import evaluate as ev
+from zcjax import plots
 from zcjax.spaces.nb201 import benchmark
 from zcjax.spaces.nb201.arch import NUM_ARCHS, neighbours
 
@@ -328,10 +329,10 @@ def test_evaluate_rows(tmp_path):
 
 
 def test_axis_scale():
-    assert ev._axis_scale(np.array([1e-3, 1e40]))[0] == "log"
-    scale, kwargs = ev._axis_scale(np.array([-5.0, 0.0, 2e-4, 3.0]))
+    assert plots._axis_scale(np.array([1e-3, 1e40]))[0] == "log"
+    scale, kwargs = plots._axis_scale(np.array([-5.0, 0.0, 2e-4, 3.0]))
     assert scale == "symlog" and kwargs == {"linthresh": 2e-4}
-    assert ev._axis_scale(np.zeros(3))[0] == "linear"
+    assert plots._axis_scale(np.zeros(3))[0] == "linear"
 
 
 # --------------------------------------------------------------------------- command line

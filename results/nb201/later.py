@@ -155,7 +155,7 @@ def main() -> int:
                 out += [f"## {dataset}", "", "Only unfinished files: " + ", ".join(
                     f"`{os.path.basename(f)}`" for f in alone) + "; rerun when the others exist.", ""]
             continue
-        loaded = {split: evaluate._load_joined(files, dataset, split) for split in ("test", "val")}
+        loaded = {split: evaluate.load_joined(files, dataset, split) for split in ("test", "val")}
         _, indices, scores, acc_test, _ = loaded["test"]
         acc_val = loaded["val"][3]
         out += [f"## {dataset}", "", "Files: " + ", ".join(f"`{os.path.basename(f)}`" for f in files)
@@ -177,7 +177,7 @@ def main() -> int:
             path = _file(filename)
             if path is None:
                 continue
-            rows = {split: evaluate._load_joined([path], dataset, split) for split in ("test", "val")}
+            rows = {split: evaluate.load_joined([path], dataset, split) for split in ("test", "val")}
             variant_indices, values, acc = rows["test"][1], rows["test"][2][name], rows["test"][3]
             pub = PUBLISHED.get(name)
             # The run's own protocol on the same cells (a variant file may be partial).
@@ -189,8 +189,8 @@ def main() -> int:
                        f"{name} as above on the same cells: {_fmt(base)} |")
         # Runs not finished, each on its own cells.
         for path in alone:  # joined with the finished files on its own cells (a join cuts to the common cells)
-            part = {split: evaluate._load_joined(files + [path], dataset, split) for split in ("test", "val")}
-            own = evaluate._load_joined([path], dataset, "test")[2]
+            part = {split: evaluate.load_joined(files + [path], dataset, split) for split in ("test", "val")}
+            own = evaluate.load_joined([path], dataset, "test")[2]
             joined = part["test"][2]
             shown = [n for n in LATER if n in own] + [
                 s for s in dict.fromkeys(s for g in groups for s in ENSEMBLES[g])
