@@ -98,6 +98,30 @@ def test_arch_as_data_equals_static_network(batch):
             np.testing.assert_allclose(b[n], a[n], rtol=1e-4, err_msg=n)
 
 
+def test_switch_edges_equal_select_edges(batch):
+    # edge_branch='switch' runs only each edge's chosen op; it must compute what select_n does, gradients included,
+    # for every op kind, and under vmap over architectures (where JAX turns the switch back into a select).
+    x, _ = batch
+    archs = ["|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
+             "|avg_pool_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|avg_pool_3x3~1|skip_connect~2|"]
+    ops = jnp.asarray([nb201.arch_to_ops(a) for a in archs], jnp.int32)
+    select, switch = small_net(), small_net().clone(edge_branch="switch")
+    params = select.init(jax.random.key(4), x[:1], ops[0])["params"]
+
+    def loss(net):
+        return lambda p, o: jnp.sum(net.apply({"params": p}, x[:8], o) ** 2)
+
+    for o in ops:
+        chex.assert_trees_all_close(jax.value_and_grad(loss(switch))(params, o),
+                                    jax.value_and_grad(loss(select))(params, o), rtol=1e-5, atol=1e-7)
+    batched = jax.vmap(jax.grad(loss(switch)), in_axes=(None, 0))(params, ops)
+    chex.assert_trees_all_close(batched, jax.vmap(jax.grad(loss(select)), in_axes=(None, 0))(params, ops),
+                                rtol=1e-5, atol=1e-7)
+    assert "stablehlo.case" in jax.jit(loss(switch)).lower(params, ops[0]).as_text()  # a real branch, not a select
+    with pytest.raises(ValueError, match="edge_branch must be 'select' or 'switch'"):
+        small_net().clone(edge_branch="cond").init(jax.random.key(0), x[:1], ops[0])
+
+
 def test_same_key_same_weights_in_both_networks(batch):
     x, _ = batch
     arch = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|"

@@ -192,7 +192,9 @@ def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None,
     """
     from zcjax.spaces.nb201.network import BN_EPS
 
-    net = model.initial_bn_variant()
+    # lax.switch on each edge's op: on XLA:CPU the ten vmapped reverse passes through select_n ran 5-6x slower
+    # than a static cell's; through switch (ops unbatched, one network) about as fast (bench/NOTES.md).
+    net = model.initial_bn_variant().clone(edge_branch="switch")
     order = net.xautodl_tensors(ops)
     zero = zero_perturbations(intermediate_shapes(net, params, ops, images))
 

@@ -318,10 +318,19 @@ def _op_output(module: nn.Module, x: jax.Array, op: int, conv: nn.Module | None,
     return out
 
 
-def _select_op(op: jax.Array, x: jax.Array, conv_out: jax.Array) -> jax.Array:
-    """An edge's output for a traced op index: none, avg_pool, the convolution's output, or skip."""
-    # select_n, not a weighted sum of the branches: XLA:CPU fuses a sum of
-    # scaled branches badly (measured 3x slower backward, 4x longer compile).
+def _select_op(op: jax.Array, x: jax.Array, conv_out: jax.Array, branch: str = "select") -> jax.Array:
+    """An edge's output for a traced op index: none, avg_pool, the convolution's output, or skip.
+
+    ``branch='select'``: every branch runs and ``select_n`` picks one (not a
+    weighted sum of the branches: XLA:CPU fuses a sum of scaled branches badly,
+    measured 3x slower backward, 4x longer compile). ``'switch'``: ``lax.switch``
+    runs only the chosen branch, forward and backward (the convolution itself
+    runs outside it either way); under ``vmap`` over ``op`` JAX turns it into a
+    select. The values are the same.
+    """
+    if branch == "switch":
+        return jax.lax.switch(op, (lambda x, c: jnp.zeros_like(x), lambda x, c: avg_pool_3x3(x),
+                                   lambda x, c: c, lambda x, c: c, lambda x, c: x), x, conv_out)
     return jax.lax.select_n(op, jnp.zeros_like(x), avg_pool_3x3(x), conv_out, conv_out, x)
 
 
@@ -335,6 +344,7 @@ class Cell(nn.Module):
     bias_init: str
     initial_bn: bool = False
     naslib: bool = False  # NASLib's (xautodl's) ops: conv without bias, affine BatchNorm
+    edge_branch: str = "select"  # how an edge with a traced op picks its output (see _select_op)
 
     def _layer(self, e: int, op: int) -> SaliencyLayer:
         k = 3 if op == CONV3 else 1
@@ -365,7 +375,7 @@ class Cell(nn.Module):
 
     def _non_conv_edge(self, x: jax.Array, op: jax.Array) -> jax.Array:
         self._pool_skip_taps(x, op)
-        return _select_op(op, x, jnp.zeros_like(x))
+        return _select_op(op, x, jnp.zeros_like(x), self.edge_branch)
 
     def _pool_skip_taps(self, x: jax.Array, op: jax.Array) -> None:
         tap(self, MODULE_TAPS, lambda: avg_pool_3x3(x), 2.0 * (op == AVG_POOL).astype(jnp.float32))
@@ -390,7 +400,7 @@ class Cell(nn.Module):
             conv_out = _cell_norm(z, conv3, self.initial_bn)
         _conv_taps(self, x, z, conv_out, ((op == CONV3) | (op == CONV1)).astype(jnp.float32))
         self._pool_skip_taps(x, op)
-        return _select_op(op, x, conv_out)
+        return _select_op(op, x, conv_out, self.edge_branch)
 
 
 class Reduction(nn.Module):
@@ -477,6 +487,11 @@ class NB201Network(nn.Module):
         grad_norm, snip, grasp, plain, jacob_cov and the activation proxies
         agree; synflow, fisher (each conv's output, bias included) and the
         parameter count tell them apart.
+      edge_branch: how an edge whose op is passed at call time picks its
+        output: 'select' (default; every branch runs) or 'switch' (only the
+        chosen one, forward and backward). Same values; 'switch' made VKDNW's
+        ten vmapped backward passes of an arch-as-data network about 5x
+        faster on XLA:CPU (bench/NOTES.md).
     """
 
     arch: tuple[int, ...] | None = None
@@ -488,6 +503,7 @@ class NB201Network(nn.Module):
     bias_init: str = "pytorch"
     bn_stats: str = "batch"
     variant: str = "reference"
+    edge_branch: str = "select"
 
     @nn.compact
     def __call__(self, x: jax.Array, ops: jax.Array | None = None) -> jax.Array:
@@ -508,6 +524,8 @@ class NB201Network(nn.Module):
         naslib = check_variant(self.variant) == "naslib"
         if self.bn_stats not in ("batch", "initial"):
             raise ValueError(f"bn_stats must be 'batch' or 'initial', got {self.bn_stats!r}")
+        if self.edge_branch not in ("select", "switch"):
+            raise ValueError(f"edge_branch must be 'select' or 'switch', got {self.edge_branch!r}")
         use_bn = self.bn == "all"
         initial = self.bn_stats == "initial"
         inits = dict(weight_init=self.weight_init, bias_init=self.bias_init)
@@ -526,8 +544,8 @@ class NB201Network(nn.Module):
                 y = blocks(Reduction(c // 2, c, initial_bn=initial, use_bn=self.bn != "none",
                                      name=f"reduction{stage - 1}", **inits), y)
             for i in range(self.cells_per_stage):
-                y = blocks(Cell(c, self.arch, use_bn, initial_bn=initial, naslib=naslib, name=f"cell{stage}_{i}",
-                                **inits), y, ops)
+                y = blocks(Cell(c, self.arch, use_bn, initial_bn=initial, naslib=naslib,
+                                edge_branch=self.edge_branch, name=f"cell{stage}_{i}", **inits), y, ops)
             tap(self, MODULE_TAPS, y)  # the stage's Sequential of cells
             c *= 2
         c //= 2
