@@ -118,6 +118,11 @@ def test_switch_edges_equal_select_edges(batch):
     chex.assert_trees_all_close(batched, jax.vmap(jax.grad(loss(select)), in_axes=(None, 0))(params, ops),
                                 rtol=1e-5, atol=1e-7)
     assert "stablehlo.case" in jax.jit(loss(switch)).lower(params, ops[0]).as_text()  # a real branch, not a select
+    # A conv-pattern network: its none/avg_pool/skip edges take their op at call time, its convs are static.
+    pattern = small_net().clone(arch=nb201.conv_pattern(nb201.arch_to_ops(archs[0])))
+    pattern_params = pattern.init(jax.random.key(5), x[:1], ops[0])["params"]
+    chex.assert_trees_all_close(jax.value_and_grad(loss(pattern.clone(edge_branch="switch")))(pattern_params, ops[0]),
+                                jax.value_and_grad(loss(pattern))(pattern_params, ops[0]), rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="edge_branch must be 'select' or 'switch'"):
         small_net().clone(edge_branch="cond").init(jax.random.key(0), x[:1], ops[0])
 

@@ -335,6 +335,22 @@ def test_axis_scale():
     assert plots._axis_scale(np.zeros(3))[0] == "linear"
 
 
+def test_scatter_plots_draw_each_ensemble_s_own_score(tmp_path, monkeypatch):
+    # An ensemble's plot is of its own score (it once fell through to the paper's vote whenever the vote's
+    # members were present).
+    from zcjax import ensemble
+
+    rng = np.random.default_rng(3)
+    scores = {n: rng.normal(size=50) for n in ("synflow", "jacob_cov", "snip")}
+    acc = rng.normal(size=50)
+    drawn = []
+    monkeypatch.setattr(plots, "spearman", lambda v, a: drawn.append(np.array(v)) or 0.0)
+    paths = plots.scatter_plots((np.arange(50), scores, acc), tmp_path, "rank:synflow+-snip,vote")
+    assert [os.path.basename(p) for p in paths] == ["scatter_rank_synflow_-snip.png", "scatter_vote.png"]
+    np.testing.assert_array_equal(drawn[0], ensemble.parse("rank:synflow+-snip")(scores))
+    np.testing.assert_array_equal(drawn[1], ev.vote(scores, ev.VOTE_MEMBERS)[0].astype(np.float64))
+
+
 # --------------------------------------------------------------------------- command line
 
 

@@ -57,7 +57,8 @@ CPU_COSTS = {True: {"cell": (9.2, 1.07), "pattern": (20.0, 1.7), "batched": (100
              False: {"cell": (5.5, 0.19), "pattern": (7.0, 0.22), "batched": (43.0, 0.14), "eager": (13.0, 0.3)}}
 # What a pass adds to those, where it changes the choice: VKDNW's ten backward passes (bench/NOTES.md,
 # sessions 14 and 15: static cell and arch-as-data program measured alone in session 15, its edges
-# through lax.switch; eager beside other runs, an upper bound). Measured with 10 classes; a pass in
+# through lax.switch; eager beside other runs, an upper bound; the pattern programs' figure is the
+# static cell's, not measured with their switch edges). Measured with 10 classes; a pass in
 # PER_CLASS_PASSES runs once per class, so its run time scales with the class count.
 PASS_CPU_COSTS = {"vkdnw": {"cell": (10.0, 3.9), "pattern": (10.0, 3.9), "batched": (20.0, 5.0),
                             "eager": (35.0, 3.5)}}

@@ -2,7 +2,8 @@
 
 Every results file ``F`` (``.jsonl`` or ``.csv``, gzipped or not) written by
 zcjax has a sidecar ``F.settings.json`` (for ``F.gz``: the same name without
-``.gz``, so compressing a finished file keeps its record). The data file stays
+``.gz``, so compressing a finished file keeps its record; for
+``F.partial.gz``, a run stopped part-way and kept compressed, the same). The data file stays
 plain JSON lines or CSV that any tool reads; the sidecar is one JSON object::
 
     {"format": "zcjax-results/1",

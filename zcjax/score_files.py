@@ -7,7 +7,7 @@ another space in ``space.ground_truth(task)`` by ``arch`` (the space and task
 come from the file's settings record). Accuracy columns in the file are never
 used. :func:`load_joined` joins NAS-Bench-201 files of one run's cells scored
 by separate runs; :func:`select_proxies` checks a proxy selection against the
-columns a file has. ``zcjax.evaluate`` re-exports all three.
+columns a file has. ``zcjax.evaluate`` re-exports them and :func:`file_dataset`.
 """
 
 from __future__ import annotations
@@ -207,12 +207,17 @@ def _load(path: str | os.PathLike, dataset: str | None, split: str | None,
 
 def load_joined(paths: str | os.PathLike | Sequence[str | os.PathLike], dataset: str | None, split: str | None,
                  space: str | None = None) -> tuple[str, np.ndarray, dict[str, np.ndarray], np.ndarray, Any]:
-    """:func:`_load` of one file, or of several NAS-Bench-201 files joined on their cells.
+    """One scores file, or several NAS-Bench-201 files joined on their cells, with what evaluation needs.
 
     Files of one run's cells scored by separate runs (other proxies, other
     initialisations) are joined by benchmark index: the cells in every file,
     in the first file's order. A column in several files must hold the same
     values on those cells (e.g. flops), else the join is refused.
+
+    Returns:
+      ``(dataset or task, keys, scores, accuracy, neighbours)``: the first four
+      as :func:`load_scores` (with the dataset it resolved to first);
+      neighbours is None for NAS-Bench-201, else each cell's neighbour keys.
     """
     if isinstance(paths, (str, os.PathLike)):
         return _load(paths, dataset, split, space)

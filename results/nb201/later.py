@@ -164,7 +164,7 @@ def main() -> int:
         names = [n for n in (*LATER, "synflow", "synflow_ssnr_layerwise", "jacob_cov", "flops") if n in scores]
         groups = ("cifar10", "data-free") if dataset == "cifar10" else ("data-free",)
         specs = [s for s in dict.fromkeys(s for g in groups for s in ENSEMBLES[g])
-                 if all(c in scores for c in ensemble.parse(s).columns)]
+                 if all(c in scores for c in ensemble.parse(s).needs(scores))]
         col = DATASETS.index(dataset)
         for name in names + specs:
             values = scores[name] if name in scores else ensemble.parse(name)(scores)
@@ -194,8 +194,8 @@ def main() -> int:
             joined = part["test"][2]
             shown = [n for n in LATER if n in own] + [
                 s for s in dict.fromkeys(s for g in groups for s in ENSEMBLES[g])
-                if all(c in joined for c in ensemble.parse(s).columns)
-                and any(c in own for c in ensemble.parse(s).columns)]
+                if all(c in joined for c in ensemble.parse(s).needs(joined))
+                and any(c in own for c in ensemble.parse(s).needs(joined))]
             for name in shown:
                 rho, cells = {}, 0
                 for split, (_, _, cols, acc, _) in part.items():

@@ -6,6 +6,7 @@
 # (float64 synflow compiles per cell); a GPU or more cores shorten that (zcjax.score --help).
 # Rows run in this order; `sh results/ssnr/run_table1.sh tnb101` runs only the TransNAS-Bench-101 rows.
 set -eu
+case "${1:-}" in "" | tnb101) ;; *) echo "usage: sh $0 [tnb101]" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/../.."
 PROXIES=synflow,synflow_ssnr,synflow_ssnr_layerwise
 run() {  # run SPACE TASK FILE: a finished file is compressed beside it (FILE.gz, the one committed); a run

@@ -7,7 +7,8 @@ makes the missing ones) and ranks its cells against the benchmark accuracy
 the file's space gives (``zcjax.evaluate.load_scores``: NAS-Bench-201
 validation accuracy by index; other spaces their ground truth by arch).
 Rows whose file does not exist yet are listed as "not run"; a file still being
-written (not yet gzipped) is read as far as it goes, and its row says so.
+written (not yet gzipped), or a run stopped part-way and kept as
+``.partial.gz``, is read as far as it goes, and its row says so.
 """
 
 from __future__ import annotations
