@@ -9,7 +9,8 @@ import time
 import pytest
 
 from zcjax import provenance
-from zcjax.results import OutputBusy, OutputError, RowWriter, SettingsMismatch, read_rows, read_settings
+from zcjax.results import (OutputBusy, OutputError, RowWriter, SettingsMismatch, find_results_file, is_finished,
+                           read_rows, read_settings)
 
 SETTINGS = {"dataset": "cifar10", "proxies": ["params"], "init": {"seed": 0, "weight_init": "pytorch"}}
 COLUMNS = ["index", "arch", "params"]
@@ -62,6 +63,14 @@ def test_a_run_stopped_part_way_reads_from_its_partial_gz(tmp_path):
     assert provenance.sidecar_path(partial) == str(path) + ".settings.json"
     assert read_settings(partial) == SETTINGS
     assert read_rows(partial) == [{"index": 1, "arch": "a", "params": 2.0}]
+    # Found under its results name; a file being written, then a finished one, take precedence.
+    assert find_results_file(path) == str(partial) and not is_finished(partial)
+    path.write_text("")
+    assert find_results_file(str(path) + ".gz") == str(path) and not is_finished(path)
+    finished = tmp_path / "s.jsonl.gz"
+    finished.write_bytes(b"")
+    assert find_results_file(path) == str(finished) and is_finished(finished)
+    assert find_results_file(tmp_path / "none.jsonl") is None
 
 
 def test_resume_appends_only_with_the_same_settings(tmp_path):

@@ -24,10 +24,10 @@ from typing import Any, TextIO
 import filelock
 
 from . import provenance
-from .provenance import base_path, read_settings, sidecar_path
+from .provenance import PARTIAL, base_path, read_settings, sidecar_path
 
-__all__ = ["OutputBusy", "OutputError", "RowWriter", "SettingsMismatch", "read_rows", "read_settings",
-           "sidecar_path"]
+__all__ = ["OutputBusy", "OutputError", "RowWriter", "SettingsMismatch", "find_results_file", "is_finished",
+           "read_rows", "read_settings", "sidecar_path"]
 
 
 class OutputError(ValueError):
@@ -64,6 +64,25 @@ def _parse_value(v: Any) -> Any:
         except ValueError:
             return v
     return v
+
+
+def find_results_file(path: str | os.PathLike) -> str | None:
+    """The file that holds results ``F`` (``path``, with or without ``.gz``/``.partial.gz``), or None.
+
+    The finished ``F.gz`` first, then ``F`` being written, then ``F.partial.gz``
+    (a run stopped part-way); each reads with :func:`read_rows`.
+    """
+    plain = base_path(path)
+    for candidate in (plain + ".gz", plain, plain + PARTIAL):
+        if os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def is_finished(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a finished results file: compressed, and not a run stopped part-way."""
+    path = os.fspath(path)
+    return path.endswith(".gz") and not path.endswith(PARTIAL)
 
 
 def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -25,28 +25,20 @@ PUBLISHED = {"grad_norm": 0.20, "snip": 0.16, "grasp": 0.45, "fisher": 0.26, "sy
 NASLIB = {"jacob_cov": "jacov"}  # our name -> NASLib's, where they differ
 
 
-def _file() -> str | None:
-    for suffix in (".gz", "", ".partial.gz"):
-        path = os.path.join(HERE, NAME + suffix)
-        if os.path.exists(path):
-            return path
-    return None
-
-
 def table(path: str) -> str:
     from zcjax import spaces
     from zcjax.bootstrap import bootstrap_ci
     from zcjax.evaluate import load_scores
-    from zcjax.results import read_rows
+    from zcjax.results import is_finished, read_rows
+    from zcjax.spaces.nb101 import benchmark
     from zcjax.stats import spearman
 
     space = spaces.get("nb101")
+    truth = space.ground_truth("cifar10")
     _, scores, acc = load_scores(path)
-    archs = [space.canonical(r["arch"]) for r in read_rows(path) if space.canonical(r["arch"]) in
-             space.ground_truth("cifar10")]
-    finished = path.endswith(".gz") and not path.endswith(".partial.gz")
-    lines = [f"{len(acc)} of {len(space.ground_truth('cifar10'))} cells"
-             + ("" if finished else " (not finished: `sh results/nb101/run_table2.sh` resumes the run)") + ".", "",
+    archs = [a for a in (space.canonical(r["arch"]) for r in read_rows(path)) if a in truth]  # load_scores' cells
+    lines = [f"{len(acc)} of {len(truth)} cells"
+             + ("" if is_finished(path) else " (not finished: `sh results/nb101/run_table2.sh` resumes the run)") + ".", "",
              "| proxy | ours: Spearman rho [95% CI] | published (all NB101) | NASLib's score, same cells | "
              "ours vs NASLib's |", "| --- | --- | --- | --- | --- |"]
     for proxy in [*PUBLISHED, *(p for p in scores if p not in PUBLISHED)]:
@@ -55,8 +47,8 @@ def table(path: str) -> str:
         ours = scores[proxy]
         low, high = bootstrap_ci(spearman, ours, acc, n=1000, seed=0)
         naslib_name = NASLIB.get(proxy, proxy)
-        theirs = space.naslib_scores(naslib_name) if naslib_name in _naslib_proxies() else None
-        if theirs is not None:
+        if naslib_name in benchmark.PROXIES:
+            theirs = space.naslib_scores(naslib_name)
             t = np.array([theirs.get(a, np.nan) for a in archs], dtype=np.float64)
             naslib_rho, agree = f"{spearman(t, acc):.3f}", f"{spearman(ours, t):.3f}"
         else:
@@ -67,15 +59,11 @@ def table(path: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _naslib_proxies() -> tuple[str, ...]:
-    from zcjax.spaces.nb101 import benchmark
-
-    return benchmark.PROXIES
-
-
 if __name__ == "__main__":
     sys.path.insert(0, ROOT)
-    found = _file()
+    from zcjax.results import find_results_file
+
+    found = find_results_file(os.path.join(HERE, NAME))
     if found is None:
         sys.exit(f"no {NAME} under {HERE}: run sh results/nb101/run_table2.sh first")
     text = table(found)

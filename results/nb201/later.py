@@ -31,7 +31,8 @@ import numpy as np
 
 from zcjax import ensemble, evaluate
 from zcjax.stats import spearman
-from zcjax.provenance import base_path
+from zcjax.provenance import PARTIAL, base_path
+from zcjax.results import find_results_file, is_finished
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
@@ -81,19 +82,9 @@ ENSEMBLES = {
 }
 
 
-def _partial(name: str) -> bool:
-    """Whether results file ``name`` exists only as a run stopped part-way (``name.partial.gz``)."""
-    return (not any(os.path.exists(os.path.join(HERE, name + s)) for s in (".gz", ""))
-            and os.path.exists(os.path.join(HERE, name + ".partial.gz")))
-
-
 def _file(name: str) -> str | None:
     """The file to read for ``name``: done (.gz), being written, or stopped part-way (.partial.gz)."""
-    for candidate in (name + ".gz", name, name + ".partial.gz"):
-        path = os.path.join(HERE, candidate)
-        if os.path.exists(path):
-            return path
-    return None
+    return find_results_file(os.path.join(HERE, name))
 
 
 def _files(dataset: str) -> tuple[list[str], list[str]]:
@@ -103,10 +94,8 @@ def _files(dataset: str) -> tuple[list[str], list[str]]:
              else [f"{dataset}_data_free.jsonl"]) + [f"{dataset}_sample1000_az.jsonl",
                                                       f"{dataset}_sample1000_meco_randn.jsonl",
                                                       f"{dataset}_sample1000_vkdnw.jsonl"]
-    done = {n: os.path.exists(os.path.join(HERE, n + ".gz")) for n in names}
-    joined = [p for n in names if done[n] and (p := _file(n))]
-    alone = [p for n in names if not done[n] and (p := _file(n))]
-    return joined, alone
+    found = [p for n in names if (p := _file(n))]
+    return [p for p in found if is_finished(p)], [p for p in found if not is_finished(p)]
 
 
 def _cv_selection(scores: dict[str, np.ndarray], acc: np.ndarray, candidates: list[str], k: int = 4,
@@ -185,7 +174,7 @@ def main() -> int:
             base = spearman(scores[name][same], acc_test[same]) if name in scores else np.nan
             out.append(f"| {label} | {int(np.sum(np.isfinite(values)))} | {_fmt(spearman(values, acc))} "
                        f"[{_fmt(spearman(rows['val'][2][name], rows['val'][3]))}] | {_fmt(pub[col]) if pub else ''} "
-                       f"| {protocol} (`{filename}`{', stopped part-way' if _partial(filename) else ''}); "
+                       f"| {protocol} (`{filename}`{', stopped part-way' if path.endswith(PARTIAL) else ''}); "
                        f"{name} as above on the same cells: {_fmt(base)} |")
         # Runs not finished, each on its own cells.
         for path in alone:  # joined with the finished files on its own cells (a join cuts to the common cells)

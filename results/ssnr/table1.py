@@ -34,31 +34,22 @@ ROWS = [
 ]
 
 
-def _file(path: str) -> str | None:
-    """The finished file (.gz), else one being written, else a run stopped part-way (.partial.gz)."""
-    full = os.path.join(ROOT, path)
-    plain = full[:-3] if full.endswith(".gz") else full
-    for candidate in (plain + ".gz", plain, plain + ".partial.gz"):
-        if os.path.exists(candidate):
-            return candidate
-    return None
-
-
 def table() -> str:
     from zcjax.evaluate import load_scores
+    from zcjax.results import find_results_file, is_finished
     from zcjax.stats import kendall
 
     lines = ["| space, task | cells | synflow (ours / published) | SSNR | layer-wise SSNR |",
              "| --- | --- | --- | --- | --- |"]
     for label, path, published in ROWS:
-        found = _file(path)
+        found = find_results_file(os.path.join(ROOT, path))
         if found is None:
             lines.append(f"| {label} | not run | – / {published[0]} | – / {published[1]} | – / {published[2]} |")
             continue
         _, scores, acc = load_scores(found)
         cells = [f"{kendall(scores[c], acc):.4f} / {p}" if c in scores else f"– / {p}"
                  for c, p in zip(COLUMNS, published)]
-        partial = "" if found.endswith(".gz") and not found.endswith(".partial.gz") else " (not finished)"
+        partial = "" if is_finished(found) else " (not finished)"
         lines.append(f"| {label} | {len(acc)}{partial} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
