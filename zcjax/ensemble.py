@@ -96,15 +96,11 @@ class Ensemble:
     @property
     def columns(self) -> tuple[str, ...]:
         """The result names the ensemble reads, without '-'; an aliased member stands for its own columns."""
-        names: list[str] = []
-        for member in self.members:
-            name = member.lstrip("-")
-            names += parse(name).columns if name in ALIASES else [name]
-        return tuple(dict.fromkeys(names))
+        return self.needs(())
 
     def needs(self, available: Iterable[str]) -> tuple[str, ...]:
         """The result names to read when ``available`` are at hand: an aliased member found there is read as
-        it is, one not found stands for its own columns (:attr:`columns` when none is found)."""
+        it is, one not found stands for its own columns (with none at hand: :attr:`columns`)."""
         available = set(available)
         names: list[str] = []
         for member in self.members:

@@ -328,10 +328,11 @@ def _select_op(op: jax.Array, x: jax.Array, conv_out: jax.Array, branch: str = "
     runs outside it either way); under ``vmap`` over ``op`` JAX turns it into a
     select. The values are the same.
     """
+    branches = (lambda x, c: jnp.zeros_like(x), lambda x, c: avg_pool_3x3(x), lambda x, c: c, lambda x, c: c,
+                lambda x, c: x)  # NONE, AVG_POOL, CONV3, CONV1, SKIP
     if branch == "switch":
-        return jax.lax.switch(op, (lambda x, c: jnp.zeros_like(x), lambda x, c: avg_pool_3x3(x),
-                                   lambda x, c: c, lambda x, c: c, lambda x, c: x), x, conv_out)
-    return jax.lax.select_n(op, jnp.zeros_like(x), avg_pool_3x3(x), conv_out, conv_out, x)
+        return jax.lax.switch(op, branches, x, conv_out)
+    return jax.lax.select_n(op, *(b(x, conv_out) for b in branches))
 
 
 class Cell(nn.Module):
