@@ -46,7 +46,7 @@ from .bootstrap import _ResampledStats, bootstrap_ci
 from .neighbourhood import neighbour_indices, neighbourhood_stats
 from .plots import scatter_plots
 from .report import CSV_COLUMNS, to_markdown, write_csv  # noqa: F401 (CSV_COLUMNS re-exported)
-from .score_files import VOTE, file_dataset, load_joined, load_scores, select_proxies
+from .score_files import VOTE, file_dataset, load_joined, load_scores, select_proxies, selected_scores
 from .spaces.nb201 import benchmark
 from .stats import _pair, correlation, correlations, kendall, orient, spearman, top_k_stats
 from .vote import VOTE_MEMBERS, vote, vote_agreement
@@ -122,14 +122,16 @@ def evaluate_arrays(indices: Any, scores: Mapping[str, Any], acc: Any, proxies: 
     scores = {k: np.asarray(v, dtype=np.float64).ravel() for k, v in scores.items()}
     rows = []
     for name in select_proxies(scores, proxies):
-        if name == VOTE and VOTE not in scores:
-            values, _ = vote(scores, VOTE_MEMBERS)
-            values = values.astype(np.float64)
+        values = selected_scores(scores, name)
+        if name in scores:
+            keep = ~np.isnan(values)
+            agreement = vote_agreement(values[None, keep], acc[keep], None, seed=seed)
+            note = ""
+        elif name == VOTE:
             agreement = vote_agreement(scores, acc, VOTE_MEMBERS, seed=seed)
             note = "majority vote of " + ", ".join(VOTE_MEMBERS) + "; agreement is the paper's 0.82"
-        elif ensemble.is_spec(name) and name not in scores:
+        else:
             spec = ensemble.parse(name)
-            values = spec(scores)
             if spec.rule == "vote":
                 members = spec.member_scores(scores)
                 signed = {m: ensemble._column(members, m) for m in spec.members}
@@ -137,11 +139,6 @@ def evaluate_arrays(indices: Any, scores: Mapping[str, Any], acc: Any, proxies: 
             else:
                 agreement = vote_agreement(values[None, :], acc, None, seed=seed)
             note = f"zero-shot ensemble ({ensemble.RULE_NAMES[spec.rule]})"
-        else:
-            values = scores[name]
-            keep = ~np.isnan(values)
-            agreement = vote_agreement(values[None, keep], acc[keep], None, seed=seed)
-            note = ""
         row = _proxy_row(name, indices, values, acc, n_bootstrap, seed, agreement, note, neighbours)
         rows.append({"proxy": name, "dataset": dataset, "split": split, **row})
     return rows

@@ -9,11 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from . import ensemble
 from .report import _num
-from .score_files import load_joined, select_proxies
+from .score_files import load_joined, select_proxies, selected_scores
 from .stats import spearman
-from .vote import VOTE_MEMBERS, vote
 
 __all__ = ["scatter_plots"]
 
@@ -66,12 +64,7 @@ def scatter_plots(path_or_data: str | os.PathLike | tuple[Any, Mapping[str, Any]
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for name in select_proxies(scores, proxies):
-        if name in scores:
-            values = scores[name]
-        elif ensemble.is_spec(name):
-            values = ensemble.parse(name)(scores)
-        else:  # 'vote': the paper's majority vote
-            values = vote(scores, VOTE_MEMBERS)[0].astype(np.float64)
+        values = selected_scores(scores, name)
         rho = spearman(values, acc)
         keep = np.isfinite(values) & np.isfinite(acc)
         fig = Figure(figsize=(5, 4), dpi=100)

@@ -24,9 +24,9 @@ from . import ensemble
 from .results import read_rows, read_settings
 from .spaces.nb201 import benchmark
 from .spaces.nb201.arch import NUM_ARCHS
-from .vote import VOTE_MEMBERS
+from .vote import VOTE_MEMBERS, vote
 
-__all__ = ["VOTE", "file_dataset", "load_joined", "load_scores", "select_proxies"]
+__all__ = ["VOTE", "file_dataset", "load_joined", "load_scores", "select_proxies", "selected_scores"]
 
 VOTE = "vote"
 
@@ -372,3 +372,13 @@ def select_proxies(available: Iterable[str], proxies: str | Iterable[str] | None
         else:
             selected.append(name)
     return list(dict.fromkeys(selected))
+
+
+def selected_scores(scores: Mapping[str, Any], name: str) -> np.ndarray:
+    """The scores of a name :func:`select_proxies` returned: a column of ``scores`` as it is, else an
+    ensemble's score (:func:`zcjax.ensemble.parse`), else ('vote') the paper's majority vote, as float64."""
+    if name in scores:
+        return scores[name]
+    if ensemble.is_spec(name):
+        return ensemble.parse(name)(scores)
+    return vote(scores, VOTE_MEMBERS)[0].astype(np.float64)
