@@ -4,11 +4,12 @@ Three strategies compute the same numbers:
 
 * ``eager``: the cell's network runs op by op from Python, its layers
   (convolution with ReLU, bias and fisher's perturbation; BatchNorm; pools)
-  each a small compiled program shared by every cell of the space. A new cell
-  compiles nothing once the first few cells have compiled the layers (about
-  25 s on CPU, most of it in the first cell); it then runs the whole proxy
-  set in about 2 s on CPU, against 1.07 s for its own compiled program, which
-  costs about 9 s to compile.
+  each a small compiled program shared by every cell of the space; the
+  gradient passes (the loss's, grasp's Hessian-vector product, the input
+  Jacobian, synflow's) run the cell as a tape of fused units
+  (:mod:`zcjax.tape_passes`), four programs per unit kind and shape. A new
+  cell compiles nothing once the first few cells have compiled the layers
+  (most of it in the first cell; bench/RESULTS.md has the cold-start figures).
 * ``per-cell``: one program per cell (the architecture is Python structure),
   or, for cells that share a conv pattern in the run, one per pattern (which
   edges hold a 3x3 or a 1x1 convolution is structure; the none / avg_pool /
@@ -45,6 +46,7 @@ from .scoring import float32_stage, float64_stage, split_names
 from .spaces.nb201 import benchmark
 from .spaces.nb201.arch import arch_to_ops, ops_to_arch
 from .spaces.nb201.network import NB201Network, check_variant, conv_pattern
+from .tape_passes import TapePasses
 
 STRATEGIES = ("auto", "eager", "per-cell", "batched")
 PRECISIONS = ("float32", "float64")
@@ -206,16 +208,21 @@ class Scorer:
             self._per_cell_cache[pattern] = (model, jax.jit(stage32), jax.jit(stage64))
         return self._per_cell_cache[pattern]
 
-    def _cell_stages(self, arch: tuple[int, ...]):
-        """A static cell's network and its two stages as plain functions (run eagerly, or jitted)."""
+    def _cell_stages(self, arch: tuple[int, ...], eager: bool = False):
+        """A static cell's network and its two stages as plain functions (jitted, or with ``eager`` run op by op).
+
+        Eagerly, the gradient passes run through the cell's fused tape
+        (:class:`~zcjax.tape_passes.TapePasses`); traced, through JAX's autodiff.
+        """
         model = self._network(arch)
         f32_names, f64_names, size = self.f32_names, self.f64_names, self.image_size
+        passes = TapePasses(model) if eager else None
 
         def stage32(params, cell_ops, x, y):
-            return float32_stage(model, f32_names, params, cell_ops, x, y)
+            return float32_stage(model, f32_names, params, cell_ops, x, y, gradient_passes=passes)
 
         def stage64(params, cell_ops, handoff):
-            return float64_stage(model, f64_names, params, cell_ops, size, handoff)
+            return float64_stage(model, f64_names, params, cell_ops, size, handoff, gradient_passes=passes)
 
         return model, stage32, stage64
 
@@ -227,7 +234,7 @@ class Scorer:
         """
         ops = tuple(arch_to_ops(arch))
         if self._strategy(collections.Counter([conv_pattern(ops)]), 1) == "eager":
-            _, stage32, stage64 = self._cell_stages(ops)
+            _, stage32, stage64 = self._cell_stages(ops, eager=True)
         else:
             _, stage32, stage64 = self._per_cell_programs(ops)
         return self._finish(ops, self._run_stages(stage32, stage64, params, jnp.asarray(ops, jnp.int32)))
@@ -353,11 +360,11 @@ class Scorer:
             # (about 1.3x): it is used only for patterns with several cells in the run.
             for index, ops in cells:
                 if strategy == "eager":
-                    model, stage32, stage64 = self._cell_stages(ops)
+                    model, stage32, stage64 = self._cell_stages(ops, eager=True)
                 else:
                     model, stage32, stage64 = self._per_cell_programs(ops, counts[conv_pattern(ops)] > 1)
                 cell_ops = jnp.asarray(ops, jnp.int32)
-                params = model.init(cell_key(self.config.init_seed, index), self.x[:1], cell_ops)["params"]
+                params = init_params(model, cell_key(self.config.init_seed, index), self.x[:1], cell_ops)
                 values = self._run_stages(stage32, stage64, params, cell_ops)
                 yield {"index": index, "arch": ops_to_arch(ops), **self._finish(ops, values)}
             return
@@ -385,6 +392,16 @@ class Scorer:
             for j, (index, cell_ops) in enumerate(part):
                 row_values = {n: v[j] for n, v in values.items()}
                 yield {"index": index, "arch": ops_to_arch(cell_ops), **self._finish(cell_ops, row_values)}
+
+
+def init_params(model: NB201Network, key: jax.Array, x: jax.Array, ops: jax.Array) -> Any:
+    """``model.init(key, x, ops)['params']``, without running the network on ``x``.
+
+    Flax's ``lazy_init`` traces the forward on the shape of ``x`` and runs only
+    what the parameters depend on (their initialisers): the same values, bit for
+    bit, without the eager forward pass and its per-shape programs.
+    """
+    return model.lazy_init(key, jax.ShapeDtypeStruct(x.shape, x.dtype), ops, mutable=["params"])["params"]
 
 
 def _to_float64(tree: Any) -> Any:

@@ -27,8 +27,9 @@ as data), whose conv/linear layers own a ``kernel`` and tag their outputs (see
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -48,7 +49,7 @@ from .proxies.hessian import grasp_saliency, linearize_gradient
 from .proxies.jacobian import epe_nas_score, jacob_cov_score
 from .proxies.ssnr import layer_moments, ssnr_of_moments
 from .proxies.static import flops_layers, l2_norm_layers, param_count
-from .proxies.synflow import synflow_saliency
+from .proxies.synflow import logit_sum_grads, synflow_saliency
 from .registry import PROXIES, SSNR_SUFFIXES, base_proxy, needed_passes
 
 FLOAT64_PROXIES = ("synflow", "synflow_bn", "jacob_cov", "epe_nas", "nwot", "te_ntk")
@@ -256,6 +257,85 @@ def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None,
     return jacobian, logits, jnp.minimum(tensors, VKDNW_TENSORS), tensors
 
 
+@dataclasses.dataclass
+class Gradients:
+    """What the minibatch's shared pass gives the gradient proxies.
+
+    Attributes:
+      grads: dL/dW of every kernel, a layer tree (None unless the 'loss' or
+        'hessian' pass is asked for).
+      activations: each saliency layer's output z, a layer tree (with grads).
+      activation_grads: dL/dz, a layer tree (with grads).
+      hvp: ``v -> H v``, H the Hessian of the loss in the kernels (with the
+        'hessian' pass, else None).
+      jacobian: d(sum of logits)/dx, (N, H, W, 3) (with the 'jacobian' pass, else None).
+    """
+
+    grads: Tree | None = None
+    activations: Tree | None = None
+    activation_grads: Tree | None = None
+    hvp: Callable[[Tree], Tree] | None = None
+    jacobian: jax.Array | None = None
+
+
+class GradientPasses(Protocol):
+    """How a stage differentiates the network: the minibatch's shared pass, and synflow's gradient."""
+
+    def minibatch(self, params: Tree, x: jax.Array, y: jax.Array, passes: frozenset[str]) -> Gradients:
+        """The loss's gradients ('loss'), their Hessian-vector product ('hessian'), the input Jacobian ('jacobian')."""
+
+    def output_sum_grads(self, network: Any, params: Tree, x: jax.Array) -> Tree:
+        """d(sum of ``network``'s logits on ``x``)/d(kernels), a layer tree (synflow's; float64 under x64)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AutodiffPasses:
+    """:class:`GradientPasses` by JAX's autodiff through ``model.apply`` (traceable: the compiled programs' way).
+
+    One forward of the minibatch whose backward gives dL/dW and dL/dz (the
+    ``perturbations`` collection) and, from a second cotangent, the input
+    Jacobian; for the Hessian that pass is linearised, so grasp's product
+    reuses its forward and backward.
+    """
+
+    model: Any
+    ops: jax.Array | None = None
+
+    def minibatch(self, params: Tree, x: jax.Array, y: jax.Array, passes: frozenset[str]) -> Gradients:
+        model, ops = self.model, self.ops
+        perturbations = zero_perturbations(intermediate_shapes(model, params, ops, x))
+        need_grads = bool(passes & {"loss", "hessian"})
+
+        def forward(p, pert, inputs):
+            logits, state = model.apply({"params": p, "perturbations": pert}, *_call_args(inputs, ops),
+                                        mutable=["intermediates"])
+            return logits, state["intermediates"]
+
+        def shared_pass(w):
+            logits, backward, intermediates = jax.vjp(forward, replace_kernels(params, w), perturbations, x,
+                                                      has_aux=True)
+            grads = ()
+            if need_grads:
+                grad_params, grad_pert, _ = backward(jax.grad(cross_entropy)(logits, y))
+                grads = (kernels(grad_params), grad_pert)
+            jacobian = backward(jnp.ones_like(logits))[2] if "jacobian" in passes else None
+            return grads, (intermediates, jacobian)
+
+        weights, hvp = kernels(params), None
+        if "hessian" in passes:
+            grads, hvp, (intermediates, jacobian) = linearize_gradient(shared_pass, weights)
+        else:
+            grads, (intermediates, jacobian) = shared_pass(weights)
+        if not need_grads:
+            return Gradients(jacobian=jacobian)
+        grads, grad_pert = grads
+        return Gradients(grads, map_layers(lambda _, it: it["z"][0], params, intermediates),
+                         map_layers(lambda _, g: g["z"], params, grad_pert), hvp, jacobian)
+
+    def output_sum_grads(self, network: Any, params: Tree, x: jax.Array) -> Tree:
+        return logit_sum_grads(network, params, self.ops, x)
+
+
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Mean softmax cross-entropy with integer labels."""
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
@@ -290,7 +370,8 @@ def _results(names: Sequence[str], saliencies: dict[str, Tree], layer_values: di
 
 
 def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array | None,
-                  x: jax.Array, y: jax.Array, per_layer: bool = False) -> dict[str, Any]:
+                  x: jax.Array, y: jax.Array, per_layer: bool = False,
+                  gradient_passes: GradientPasses | None = None) -> dict[str, Any]:
     """The minibatch proxies and the data-free shape proxies of one cell.
 
     Args:
@@ -301,6 +382,8 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
       x: (N, H, W, 3) normalised images.
       y: (N,) integer labels.
       per_layer: also return ``per_layer``: {proxy: layer tree of sums}.
+      gradient_passes: how the minibatch's gradients are computed (default:
+        :class:`AutodiffPasses` of ``model``; the eager strategy passes a fused tape's).
 
     Returns:
       {name: scalar}, plus ``handoff``, the arrays the float64 stage reads
@@ -359,38 +442,13 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
 
         layer_values["zico"] = zico_layers([batch_grads(x[:half], y[:half]), batch_grads(x[half:], y[half:])])
 
-    shapes = intermediate_shapes(model, params, ops, x)
     if "flops" in wanted:
+        shapes = intermediate_shapes(model, params, ops, x)
         layer_values["flops"] = flops_layers(weights, map_layers(lambda _, it: it["z"][0], params, shapes))
     if passes & {"loss", "jacobian", "hessian"}:
-        perturbations = zero_perturbations(shapes)
-        need_grads = bool(passes & {"loss", "hessian"})
-
-        def forward(p, pert, inputs):
-            logits, state = model.apply({"params": p, "perturbations": pert}, *_call_args(inputs, ops),
-                                        mutable=["intermediates"])
-            return logits, state["intermediates"]
-
-        def shared_pass(w):
-            # One forward; its backward gives dL/dW and dL/dz, a second cotangent the input Jacobian.
-            logits, backward, intermediates = jax.vjp(forward, replace_kernels(params, w), perturbations, x,
-                                                      has_aux=True)
-            grads = ()
-            if need_grads:
-                grad_params, grad_pert, _ = backward(jax.grad(cross_entropy)(logits, y))
-                grads = (kernels(grad_params), grad_pert)
-            jacobian = backward(jnp.ones_like(logits))[2] if "jacobian" in passes else None
-            return grads, (intermediates, jacobian)
-
-        if "hessian" in passes:
-            # Linearising the gradient shares the shared pass with grasp's Hessian-vector product.
-            grads, hvp, (intermediates, jacobian) = linearize_gradient(shared_pass, weights)
-        else:
-            grads, (intermediates, jacobian) = shared_pass(weights)
-        activations = map_layers(lambda _, it: it["z"][0], params, intermediates)
-        if need_grads:
-            grads, grad_pert = grads
-            activation_grads = map_layers(lambda _, g: g["z"], params, grad_pert)
+        gradients = (gradient_passes or AutodiffPasses(model, ops)).minibatch(params, x, y, passes)
+        if gradients.grads is not None:
+            grads = gradients.grads
             if "grad_norm" in wanted:
                 layer_values["grad_norm"] = grad_norm_layers(grads)
             if "snip" in wanted:
@@ -398,11 +456,11 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
             if "plain" in wanted:
                 saliencies["plain"] = plain_saliency(weights, grads)
             if "fisher" in wanted:
-                saliencies["fisher"] = fisher_saliency(weights, activations, activation_grads)
+                saliencies["fisher"] = fisher_saliency(weights, gradients.activations, gradients.activation_grads)
             if "grasp" in wanted:
-                saliencies["grasp"] = grasp_saliency(weights, hvp(grads))
-        if jacobian is not None:
-            handoff["jacobian"] = jacobian
+                saliencies["grasp"] = grasp_saliency(weights, gradients.hvp(grads))
+        if gradients.jacobian is not None:
+            handoff["jacobian"] = gradients.jacobian
             if "epe_nas" in wanted:
                 handoff["labels"] = y
     if "l2_norm" in wanted:
@@ -418,7 +476,7 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
 
 def float64_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array | None,
                   image_size: int, handoff: dict[str, Any] | jax.Array | None = None,
-                  per_layer: bool = False) -> dict[str, Any]:
+                  per_layer: bool = False, gradient_passes: GradientPasses | None = None) -> dict[str, Any]:
     """synflow, synflow_bn (and their SSNR), jacob_cov, epe_nas and nwot; call inside ``jax.enable_x64(True)``.
 
     Args:
@@ -430,17 +488,20 @@ def float64_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
       handoff: the float32 stage's ``handoff`` (a bare array is taken as the
         Jacobian), when jacob_cov, epe_nas or nwot is asked for.
       per_layer: also return ``per_layer``.
+      gradient_passes: how synflow's gradients are computed (default: ``jax.grad``
+        through ``model.apply``).
 
     Returns:
       {name: scalar}.
     """
     wanted = {base_proxy(n) for n in names}
+    sum_grads = gradient_passes.output_sum_grads if gradient_passes is not None else None
     mask = model.layer_mask(params, ops)
     saliencies = {}
     if "synflow" in wanted:
-        saliencies["synflow"] = synflow_saliency(model.synflow_variant(), params, ops, image_size)
+        saliencies["synflow"] = synflow_saliency(model.synflow_variant(), params, ops, image_size, sum_grads)
     if "synflow_bn" in wanted:
-        saliencies["synflow_bn"] = synflow_saliency(model.with_bn(), params, ops, image_size)
+        saliencies["synflow_bn"] = synflow_saliency(model.with_bn(), params, ops, image_size, sum_grads)
     mask64 = jax.tree.map(lambda m: m.astype(jnp.float64), mask)
     out = _results([n for n in names if base_proxy(n) in saliencies], saliencies, {}, mask64, per_layer)
     if handoff is not None and not isinstance(handoff, dict):

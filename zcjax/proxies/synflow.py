@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -21,7 +22,8 @@ def _abs_float64(p: jax.Array) -> jax.Array:
     return jnp.abs(p).astype(jnp.float64)
 
 
-def synflow_saliency(model: Any, params: Tree, ops: jax.Array | None, image_size: int) -> Tree:
+def synflow_saliency(model: Any, params: Tree, ops: jax.Array | None, image_size: int,
+                     output_sum_grads: Callable[[Any, Tree, jax.Array], Tree] | None = None) -> Tree:
     """Per parameter: |W * dR/dW|, R = sum of the logits of the |.|-linearised network on one ones image.
 
     Every parameter is replaced by its absolute value and the computation runs in
@@ -34,6 +36,8 @@ def synflow_saliency(model: Any, params: Tree, ops: jax.Array | None, image_size
       params: its parameters.
       ops: the op indices for an arch-as-data network, else None.
       image_size: input height and width.
+      output_sum_grads: ``(model, params, x) -> d(sum of logits)/d(kernels)``, a
+        layer tree; default: ``jax.grad`` through ``model.apply``.
 
     Returns:
       A float64 layer tree shaped like the kernels.
@@ -42,10 +46,12 @@ def synflow_saliency(model: Any, params: Tree, ops: jax.Array | None, image_size
     abs_params = leaf_map(_abs_float64, params)
     x = jnp.ones((1, image_size, image_size, 3), jnp.float64)
 
-    def output_sum(weights):
-        args = (x,) if ops is None else (x, ops)
-        return jnp.sum(model.apply({"params": replace_kernels(abs_params, weights)}, *args))
+    grads = (output_sum_grads(model, abs_params, x) if output_sum_grads is not None
+             else logit_sum_grads(model, abs_params, ops, x))
+    return leaf_map(abs_product, kernels(abs_params), grads)
 
-    weights = kernels(abs_params)
-    grads = jax.grad(output_sum)(weights)
-    return leaf_map(abs_product, weights, grads)
+
+def logit_sum_grads(model: Any, params: Tree, ops: jax.Array | None, x: jax.Array) -> Tree:
+    """d(sum of ``model``'s logits on ``x``)/d(kernels), a layer tree, by ``jax.grad`` through ``model.apply``."""
+    args = (x,) if ops is None else (x, ops)
+    return jax.grad(lambda w: jnp.sum(model.apply({"params": replace_kernels(params, w)}, *args)))(kernels(params))
