@@ -67,10 +67,14 @@ def assert_golden_parity(k, ref, params, ours):
         assert_matches(ours, ref)
 
 
-# Two golden cells in the README's test command (cell 1 is the all-none special case); all ten in CI's slow run.
-@pytest.mark.parametrize("k", [k if k in (0, 1) else pytest.param(k, marks=pytest.mark.slow) for k in range(10)])
-def test_golden_parity_per_cell(k, golden, golden_batch):
-    assert_golden_parity(k, *_score_golden(k, golden, golden_batch))
+# Two golden cells in the README's test command: cell 0 (five 3x3 convolutions) eagerly, through the fused
+# tape, and cell 1 (the all-none special case) as its per-cell program; all ten per cell, and all ten eagerly
+# (test_golden_parity_eager), in CI's slow run.
+@pytest.mark.parametrize("k, strategy", [(0, "eager"), (1, "per-cell")]
+                         + [pytest.param(k, "per-cell", marks=pytest.mark.slow) for k in range(10) if k != 1])
+def test_golden_parity(k, strategy, golden, golden_batch):
+    scorer = Scorer(ScoreConfig(strategy=strategy, proxies="paper"), *golden_batch)
+    assert_golden_parity(k, *_score_golden(k, golden, golden_batch, scorer))
 
 
 @pytest.mark.slow  # every proxy's passes in one full-size program: about 4 minutes on 2 cores
@@ -156,13 +160,15 @@ def _golden64():
 # except synflow's layer-wise SSNR, whose terms from layers at the float64 rounding floor are noise
 # (synflow_lw_noise bounds them). One cell in the README's command, three more in CI's slow run (all ten,
 # run once: ZCJAX_FULL_CHECKS=1; each float64 cell compiles for about a minute on the 2-core machine).
-@pytest.mark.parametrize("k", [3] + [pytest.param(k, marks=pytest.mark.slow)
-                                     for k in full_or_sample([k for k in range(10) if k != 3], 3)])
-def test_float64_precision_matches_the_float64_reference(k, golden_batch):
+@pytest.mark.parametrize("k, strategy", [(3, "per-cell"), pytest.param(3, "eager", marks=pytest.mark.slow)]
+                         + [pytest.param(k, "per-cell", marks=pytest.mark.slow)
+                            for k in full_or_sample([k for k in range(10) if k != 3], 3)])
+def test_float64_precision_matches_the_float64_reference(k, strategy, golden_batch):
     ref = _golden64()[k]
     _, params = load_torch_params(os.path.join(GOLDEN_DIR, f"weights_{k}.npz"), ref["arch"])
     names = [*ref["measures"], *(s + SSNR_NAMES[kind] for s in ref["ssnr"] for kind in SSNR_NAMES)]
-    ours = Scorer(ScoreConfig(proxies=names, strategy="per-cell", precision="float64"),
+    # Eagerly, the gradient passes run through the fused tape, in float64.
+    ours = Scorer(ScoreConfig(proxies=names, strategy=strategy, precision="float64"),
                   *golden_batch).score_params(ref["arch"], params)
     for name, expected in ref["measures"].items():
         if math.isnan(expected):

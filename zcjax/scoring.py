@@ -23,6 +23,10 @@ architecture, ``ops`` None) or ``model.apply(variables, x, ops)`` (architecture
 as data), whose conv/linear layers own a ``kernel`` and tag their outputs (see
 ``zcjax.spaces.nb201.network``), with ``model.layer_mask(params, ops)`` and
 ``model.synflow_variant()``.
+
+How the stages differentiate the network is a :class:`GradientPasses`:
+:class:`AutodiffPasses` (JAX's autodiff through ``model.apply``, the default,
+traceable) or the eager strategy's fused tape (:mod:`zcjax.tape_passes`).
 """
 
 from __future__ import annotations
@@ -525,4 +529,5 @@ def split_names(names: Sequence[str]) -> tuple[list[str], list[str]]:
     return f32, f64
 
 
-__all__ = ["cross_entropy", "float32_stage", "float64_stage", "split_names", "PROXIES"]
+__all__ = ["AutodiffPasses", "GradientPasses", "Gradients", "cross_entropy", "float32_stage", "float64_stage", "split_names",
+           "PROXIES"]
