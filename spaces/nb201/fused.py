@@ -180,6 +180,7 @@ class Tape:
     def __init__(self, network: NB201Network, params: Tree, x: jax.Array, kernel_tangents: Tree | None = None):
         check_supported(network)
         self.records: list[_Record | tuple[list[_Value], _Value]] = []
+        self._z: dict[tuple[str, ...], jax.Array] = {}
         self.kernel_tangents = kernel_tangents
         self.tangent = kernel_tangents is not None
         self.input = _Value(x, _zeros(x.shape, jnp.dtype(x.dtype)) if self.tangent else None)
@@ -201,7 +202,6 @@ class Tape:
             out, pb_dot = _Value(y), None
         self.records.append(_Record(path, p, v, out, pb, pb_dot))
         if path is not None:
-            self._z = getattr(self, "_z", {})
             self._z[path] = z
         return out
 
@@ -254,7 +254,8 @@ class Tape:
                 elif op == AVG_POOL:
                     outs.append(self._unit(None, PoolUnit(), {}, nodes[src]))
                 else:
-                    layer = p[f"edge{e}_{'nor_conv_3x3' if op == CONV3 else 'nor_conv_1x1'}"]
+                    layer_name = f"edge{e}_{'nor_conv_3x3' if op == CONV3 else 'nor_conv_1x1'}"
+                    layer = p[layer_name]
                     q = {"kernel": layer["kernel"]}
                     if not naslib:
                         q["bias"] = layer["bias"]
@@ -263,8 +264,7 @@ class Tape:
                         norm = "affine" if naslib else "plain"
                         if naslib:
                             q.update(scale=layer["bn_scale"], shift=layer["bn_bias"])
-                    outs.append(self._unit((name, f"edge{e}_{'nor_conv_3x3' if op == CONV3 else 'nor_conv_1x1'}"),
-                                           ConvUnit(norm=norm), q, nodes[src]))
+                    outs.append(self._unit((name, layer_name), ConvUnit(norm=norm), q, nodes[src]))
             nodes.append(self._sum(outs, x))
         return nodes[3]
 
