@@ -304,10 +304,12 @@ class AutodiffPasses:
 
     model: Any
     ops: jax.Array | None = None
+    shapes: Tree | None = None  # the network's intermediate_shapes on the minibatch, when already known
 
     def minibatch(self, params: Tree, x: jax.Array, y: jax.Array, passes: frozenset[str]) -> Gradients:
         model, ops = self.model, self.ops
-        perturbations = zero_perturbations(intermediate_shapes(model, params, ops, x))
+        shapes = self.shapes if self.shapes is not None else intermediate_shapes(model, params, ops, x)
+        perturbations = zero_perturbations(shapes)
         need_grads = bool(passes & {"loss", "hessian"})
 
         def forward(p, pert, inputs):
@@ -446,11 +448,12 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
 
         layer_values["zico"] = zico_layers([batch_grads(x[:half], y[:half]), batch_grads(x[half:], y[half:])])
 
+    shapes = None
     if "flops" in wanted:
         shapes = intermediate_shapes(model, params, ops, x)
         layer_values["flops"] = flops_layers(weights, map_layers(lambda _, it: it["z"][0], params, shapes))
     if passes & {"loss", "jacobian", "hessian"}:
-        gradients = (gradient_passes or AutodiffPasses(model, ops)).minibatch(params, x, y, passes)
+        gradients = (gradient_passes or AutodiffPasses(model, ops, shapes)).minibatch(params, x, y, passes)
         if gradients.grads is not None:
             grads = gradients.grads
             if "grad_norm" in wanted:
