@@ -51,10 +51,11 @@ def sample_cells(n: int) -> list[tuple[int, str]]:
     return [(int(i), zcjax.spaces.nb201.arch_at(int(i))) for i in rng.choice(15625, n, replace=False)]
 
 
-def run_in_process(proxies: str, cells, x, y, chunk: int) -> dict:
+def run_in_process(proxies: str, cells, x, y, chunk: int, strategy: str = "batched") -> dict:
+    """Scores ``cells[:chunk]`` (the compile), then ``cells`` again with the same Scorer (the run)."""
     from zcjax import ScoreConfig, Scorer
 
-    scorer = Scorer(ScoreConfig(proxies=proxies, strategy="batched", chunk_size=chunk), x, y)
+    scorer = Scorer(ScoreConfig(proxies=proxies, strategy=strategy, chunk_size=chunk), x, y)
     with Timer() as compile_t:
         list(scorer.score(cells[:chunk]))
     with Timer() as run_t:

@@ -1,5 +1,6 @@
 """The proxies published after the paper in the engine: every strategy agrees, degenerate cells are NaN."""
 
+import dataclasses
 import math
 import warnings
 
@@ -126,3 +127,32 @@ def test_the_model_engine_refuses_what_only_the_nb201_engine_computes():
     assert set(zcjax.resolve("all", engine="model")) == set(zcjax.resolve("paper")) | later
     with pytest.raises(ValueError, match="nwot: not computed by the model engine"):
         zcjax.resolve("snip,nwot", engine="model")
+
+
+def test_reg_swap_is_swap_times_the_size_prior_and_needs_its_constants():
+    from zcjax.proxies.activation import check_reg_swap, reg_swap_score
+
+    # The official formula: kilo-parameters, sigma not squared, no factor 2.
+    assert float(reg_swap_score(jnp.float32(100.0), jnp.float32(1500.0), 2.0, 4.0)) == pytest.approx(
+        100 * math.exp(-0.25 / 4.0), rel=1e-6)
+    x, y = get_minibatch("cifar10", 16)
+    cells = [(9000, nb201.arch_at(9000)), (77, nb201.arch_at(77))]
+    config = zcjax.ScoreConfig(proxies="swap,reg_swap,params", strategy="eager", reg_swap=(30.0, 50.0), **SMALL)
+    rows = zcjax.score_cells(cells, config, x, y)
+    for row in rows:
+        assert row["reg_swap"] == pytest.approx(row["swap"] * math.exp(-(row["params"] / 1e3 - 30) ** 2 / 50), rel=1e-5)
+    assert rows[0]["reg_swap"] != rows[0]["swap"]
+    # reg_swap alone (swap and params not asked for) gives the same values.
+    alone = zcjax.score_cells(cells, dataclasses.replace(config, proxies=("reg_swap",)), x, y)
+    assert [r["reg_swap"] for r in alone] == pytest.approx([r["reg_swap"] for r in rows], rel=1e-6)
+    assert set(alone[0]) == {"index", "arch", "reg_swap"}
+    # A proxy with constants is never part of 'all' or 'data-free', and is refused without them.
+    assert "reg_swap" not in zcjax.resolve("all") and "swap" in zcjax.resolve("all")
+    with pytest.raises(ValueError, match="reg_swap needs its constants mu and sigma"):
+        zcjax.ScoreConfig(proxies="reg_swap")
+    with pytest.raises(ValueError, match="not among the proxies"):
+        zcjax.ScoreConfig(proxies="swap", reg_swap=(1.0, 1.0))
+    with pytest.raises(ValueError, match="positive sigma"):
+        check_reg_swap((1.0, 0.0))
+    with pytest.raises(ValueError, match="two numbers"):
+        check_reg_swap(("a", 1))

@@ -123,6 +123,22 @@ def test_a_revised_proxy_is_recorded_and_a_file_of_its_earlier_definition_is_not
     assert [r["index"] for r in read_rows(path)] == [1]
 
 
+def test_reg_swap_constants_are_settings(tmp_path):
+    from zcjax import ScoreConfig
+    from zcjax.score import run_settings
+
+    assert "constants" not in run_settings(ScoreConfig(proxies="swap,params"))  # earlier files resume as before
+    first = run_settings(ScoreConfig(proxies="swap,reg_swap", reg_swap=(1500, 2e5)))
+    assert first["constants"] == {"reg_swap": {"mu": 1500.0, "sigma": 200000.0}}
+    columns = ["index", "arch", "swap", "reg_swap"]
+    path = tmp_path / "r.jsonl"
+    with RowWriter(str(path), columns, settings=first) as w:
+        w.write({"index": 1, "arch": "a", "swap": 2.0, "reg_swap": 1.0})
+    other = run_settings(ScoreConfig(proxies="swap,reg_swap", reg_swap=(1000, 2e5)))
+    with pytest.raises(SettingsMismatch, match=r"constants\.reg_swap\.mu: file 1500\.0, this run 1000\.0"):
+        RowWriter(str(path), columns, resume=True, settings=other)
+
+
 def test_resume_refuses_a_file_without_a_record(tmp_path):
     path = tmp_path / "old.jsonl"
     path.write_text('{"index": 1, "arch": "a", "params": 2.0}\n')

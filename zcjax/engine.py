@@ -42,6 +42,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from . import distributed, registry
+from .proxies.activation import check_reg_swap
 from .scoring import float32_stage, float64_stage, split_names
 from .spaces.nb201 import benchmark
 from .spaces.nb201.arch import arch_to_ops, ops_to_arch
@@ -93,9 +94,12 @@ class ScoreConfig:
         'float64' (every proxy in float64, a separate program: for exact
         comparison with a float64 reference; the weights are drawn in float32
         and cast, so both precisions score the same networks).
+      reg_swap: reg-SWAP's ``(mu, sigma)``, in thousands of parameters
+        (:func:`zcjax.proxies.activation.reg_swap_score`); needed when
+        ``reg_swap`` is asked for, and only then.
     """
 
-    proxies: tuple[str, ...] = tuple(registry.all_names())
+    proxies: tuple[str, ...] = ("all",)
     dataset: str = "cifar10"
     init_seed: int = 0
     strategy: str = "auto"
@@ -106,9 +110,17 @@ class ScoreConfig:
     cells_per_stage: int = 5
     precision: str = "float32"
     variant: str = "reference"
+    reg_swap: tuple[float, float] | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "proxies", registry.resolve(self.proxies, engine="nb201"))
+        if "reg_swap" in self.proxies:
+            if self.reg_swap is None:
+                raise ValueError("reg_swap needs its constants mu and sigma, in thousands of parameters "
+                                 "(ScoreConfig(reg_swap=(mu, sigma)), --reg-swap MU,SIGMA): the SWAP code holds none")
+            object.__setattr__(self, "reg_swap", check_reg_swap(self.reg_swap))
+        elif self.reg_swap is not None:
+            raise ValueError("reg_swap constants were given, but reg_swap is not among the proxies")
         object.__setattr__(self, "dataset", benchmark.dataset_info(self.dataset).name)
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; expected one of {', '.join(STRATEGIES)}")
@@ -219,7 +231,8 @@ class Scorer:
         passes = TapePasses(model) if eager else None
 
         def stage32(params, cell_ops, x, y):
-            return float32_stage(model, f32_names, params, cell_ops, x, y, gradient_passes=passes)
+            return float32_stage(model, f32_names, params, cell_ops, x, y, gradient_passes=passes,
+                                 reg_swap=self.config.reg_swap)
 
         def stage64(params, cell_ops, handoff):
             return float64_stage(model, f64_names, params, cell_ops, size, handoff, gradient_passes=passes)
@@ -273,6 +286,7 @@ class Scorer:
         if self._batched is None:
             model = self._network(None)
             f32_names, f64_names, size = self.f32_names, self.f64_names, self.image_size
+            reg_swap = self.config.reg_swap
             init = self._init_fn(model)
 
             def over_cells(fn, *args):
@@ -283,7 +297,8 @@ class Scorer:
                 return jax.vmap(fn)(*args)
 
             def stage32(params, ops, x, y):
-                return over_cells(lambda p, o: float32_stage(model, f32_names, p, o, x, y), params, ops)
+                return over_cells(lambda p, o: float32_stage(model, f32_names, p, o, x, y, reg_swap=reg_swap),
+                                  params, ops)
 
             def stage64(params, ops, handoff):
                 return over_cells(lambda p, o, h: float64_stage(model, f64_names, p, o, size, h), params, ops, handoff)
@@ -308,7 +323,8 @@ class Scorer:
             f32_names, f64_names, size = self.f32_names, self.f64_names, self.image_size
             self._single = (
                 jax.jit(self._init_fn(model)),
-                jax.jit(lambda p, o, x, y: float32_stage(model, f32_names, p, o, x, y)),
+                jax.jit(lambda p, o, x, y: float32_stage(model, f32_names, p, o, x, y,
+                                                         reg_swap=self.config.reg_swap)),
                 jax.jit(lambda p, o, h: float64_stage(model, f64_names, p, o, size, h)))
         return self._single
 

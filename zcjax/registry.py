@@ -36,6 +36,9 @@ class Proxy:
         values. A results file records the revisions above 1 of its proxies
         (:func:`revisions`), so that a run never resumes a file written under
         another definition.
+      constants: the names of the constants the caller must give (e.g.
+        ``ScoreConfig.reg_swap``); a proxy with constants is computed only when
+        named, never as part of 'all' or 'data-free'.
     """
 
     name: str
@@ -45,6 +48,7 @@ class Proxy:
     description: str
     engines: tuple[str, ...] = ENGINES
     revision: int = 1
+    constants: tuple[str, ...] = ()
 
 
 PROXIES: dict[str, Proxy] = {p.name: p for p in (
@@ -64,6 +68,8 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
           ("nb201",)),
     Proxy("swap", ("swap",), False, True, "distinct activation patterns of the ReLU units over 16 images (SWAP)",
           ("nb201",)),
+    Proxy("reg_swap", ("swap", "shape"), False, True, "swap x exp(-(P / 1000 - mu)^2 / sigma), P the parameter "
+          "count (reg-SWAP; mu, sigma: --reg-swap)", ("nb201",), constants=("mu", "sigma")),
     Proxy("meco", ("meco",), False, True, "sum of min eigenvalues of the channel correlation of every module's "
           "output on one image (MeCo)"),
     Proxy("meco_opt", ("meco_opt",), False, True, "meco on 8 random channels of each module's output, scaled "
@@ -137,6 +143,8 @@ def resolve(names: str | Iterable[str], engine: str | None = None) -> tuple[str,
     Args:
       names: 'all', 'data-free', 'paper' (the paper's proxies and their SSNR:
         :data:`PAPER_PROXIES`), a comma-separated string, or an iterable of names.
+        'all' and 'data-free' leave out the proxies that need constants
+        (:attr:`Proxy.constants`): those are computed only when named.
       engine: 'nb201' or 'model': 'all' and 'data-free' stand for the names
         that engine computes, and a name it does not compute is refused.
         None: every registered name.
@@ -154,11 +162,12 @@ def resolve(names: str | Iterable[str], engine: str | None = None) -> tuple[str,
     selected: set[str] = set()
     for name in names:
         if name == "all":
-            selected.update(valid)
+            selected.update(n for n in valid if not PROXIES[base_proxy(n)].constants)
         elif name == "paper":
             selected.update(n for n in valid if base_proxy(n) in PAPER_PROXIES)
         elif name == "data-free":
-            selected.update(n for n in valid if not PROXIES[base_proxy(n)].needs_data)
+            selected.update(n for n in valid if not PROXIES[base_proxy(n)].needs_data
+                            and not PROXIES[base_proxy(n)].constants)
         else:
             selected.add(name)
     elsewhere = sorted(n for n in selected if n not in valid and n in all_names())

@@ -26,6 +26,7 @@ from . import __version__, _cli, compile_cache, distributed, provenance, registr
 from . import spaces
 from .data import get_minibatch, load_batch_file
 from .engine import STRATEGIES, ScoreConfig, Scorer
+from .proxies.activation import check_reg_swap
 from .results import RowWriter
 from .spaces.nb201 import benchmark
 from .spaces.nb201.arch import NUM_ARCHS
@@ -95,6 +96,8 @@ def run_settings(config: ScoreConfig, x: np.ndarray | None = None, y: np.ndarray
                             **({"variant": config.variant} if config.variant != "reference" else {})},
                 "precision": PRECISION if config.precision == "float32" else "float64: every proxy",
                 "minibatch": minibatch, "zcjax": __version__}
+    if config.reg_swap is not None:  # recorded only when asked for, so that earlier files resume
+        settings["constants"] = {"reg_swap": {"mu": config.reg_swap[0], "sigma": config.reg_swap[1]}}
     return registry.with_revisions(settings)
 
 
@@ -163,6 +166,18 @@ def run_scoring(cells: Sequence[tuple[int, str]], config: ScoreConfig, output: s
     return rows
 
 
+def _reg_swap_constants(text: str) -> tuple[float, float]:
+    """``MU,SIGMA`` as two floats (argparse type)."""
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return check_reg_swap(parts)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e) if "positive" in str(e) else
+                                         f"expected MU,SIGMA (two numbers), got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m zcjax.score", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -184,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated names, 'all', 'paper' (the paper's proxies and their SSNR) or "
                         "'data-free' (default all); known: "
                         + ", ".join(registry.all_names()))
+    p.add_argument("--reg-swap", metavar="MU,SIGMA", type=_reg_swap_constants, default=None,
+                   help="reg_swap's constants, in thousands of parameters: swap x exp(-(P/1000 - MU)^2 / SIGMA); "
+                        "needed with reg_swap (the SWAP code holds no values: they set the model size preferred)")
     data = p.add_argument_group("data")
     data.add_argument("--batch-size", type=int, default=64, help="minibatch size (default 64)")
     data.add_argument("--data-dir", help="folder with cifar-10-batches-py, cifar-100-python or ImageNet16 pickles "
@@ -232,6 +250,7 @@ def _score_space(space: Any, args: argparse.Namespace, argv: Sequence[str] | Non
     """The run of ``zcjax.score`` for a space other than NAS-Bench-201 (:mod:`zcjax.space_scoring`)."""
     for flag, given in (("--torch-weights", args.torch_weights), ("--chunk-size", args.chunk_size),
                         ("--weight-init", args.weight_init != "pytorch"), ("--bias-init", args.bias_init != "pytorch"),
+                        ("--reg-swap", args.reg_swap is not None),
                         ("--distributed", args.distributed or args.coordinator or args.num_processes is not None)):
         if given:
             raise UsageError(f"{flag} is for nb201 only, not space {space.name}")
@@ -293,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = ScoreConfig(proxies=args.proxies, dataset=args.dataset or "cifar10", init_seed=args.init_seed,
                              strategy=args.strategy, chunk_size=args.chunk_size,
                              weight_init=args.weight_init, bias_init=args.bias_init, precision=args.precision,
-                             **options)
+                             reg_swap=args.reg_swap, **options)
         cells = select_cells(args.arch, args.archs_file, args.indices, args.sample, args.seed, args.all)
         if args.torch_weights and (len(args.arch) != 1 or len(cells) != 1):
             raise UsageError("--torch-weights needs exactly one --arch and no other cell selection")

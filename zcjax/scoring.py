@@ -13,10 +13,11 @@ Scoring runs in two pure stages, each jit- and vmap-able:
   correlations from the input Jacobian, nwot's log-determinant from its
   kernel.
 
-The proxies published after the paper (nwot, swap, meco, zico, epe_nas)
-run their own passes: a forward of the minibatch (nwot), of its first 16
-images (swap) or its first image (meco) that sows the network's activation
-taps, and the gradients of the two halves of the minibatch (zico).
+The proxies published after the paper (nwot, swap, reg_swap, meco, zico,
+epe_nas) run their own passes: a forward of the minibatch (nwot), of its
+first 16 images (swap, and reg_swap, which scales it by a prior on the
+parameter count) or its first image (meco) that sows the network's
+activation taps, and the gradients of the two halves of the minibatch (zico).
 
 The model is a Flax module called as ``model.apply(variables, x)`` (static
 architecture, ``ops`` None) or ``model.apply(variables, x, ops)`` (architecture
@@ -39,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .proxies.activation import meco_score, nwot_kernel, nwot_score, swap_score, tap_list
+from .proxies.activation import meco_score, nwot_kernel, nwot_score, reg_swap_score, swap_score, tap_list
 from .proxies.az_nas import expressivity_progressivity, rademacher_cotangents, trainability
 from .proxies.te_nas import linear_regions, ntk_score
 from .proxies.vkdnw import MAX_TENSORS as VKDNW_TENSORS, vkdnw_entropy
@@ -377,7 +378,8 @@ def _results(names: Sequence[str], saliencies: dict[str, Tree], layer_values: di
 
 def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array | None,
                   x: jax.Array, y: jax.Array, per_layer: bool = False,
-                  gradient_passes: GradientPasses | None = None) -> dict[str, Any]:
+                  gradient_passes: GradientPasses | None = None,
+                  reg_swap: tuple[float, float] | None = None) -> dict[str, Any]:
     """The minibatch proxies and the data-free shape proxies of one cell.
 
     Args:
@@ -390,6 +392,8 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
       per_layer: also return ``per_layer``: {proxy: layer tree of sums}.
       gradient_passes: how the minibatch's gradients are computed (default:
         :class:`AutodiffPasses` of ``model``; the eager strategy passes a fused tape's).
+      reg_swap: reg-SWAP's ``(mu, sigma)`` (thousands of parameters), needed
+        when ``names`` holds ``reg_swap``.
 
     Returns:
       {name: scalar}, plus ``handoff``, the arrays the float64 stage reads
@@ -475,6 +479,10 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
     out = _results([n for n in names if n not in HANDOFF_PROXIES], saliencies, layer_values, mask, per_layer)
     if "params" in wanted:
         out["params"] = param_count(params, mask)
+    if "reg_swap" in wanted:
+        if reg_swap is None:
+            raise ValueError("reg_swap needs its constants: float32_stage(..., reg_swap=(mu, sigma))")
+        extra["reg_swap"] = reg_swap_score(extra["swap"], param_count(params, mask), *reg_swap)
     out.update({n: v for n, v in extra.items() if n in names})
     if handoff:
         out["handoff"] = handoff

@@ -8,7 +8,9 @@ the later data proxies (run_later_sample.sh, CIFAR-10) and AZ-NAS's scores under
 its own initialisation (run_az_sample.sh, every dataset), meco_randn
 (run_meco_randn_sample.sh, every dataset), and for CIFAR-100 and
 ImageNet16-120 the full-space data-free files (run_data_free.sh), restricted to the
-sample's cells, and VKDNW's scores (run_vkdnw_sample.sh, every dataset). A file
+sample's cells, VKDNW's scores (run_vkdnw_sample.sh, every dataset), Zen-NAS's and
+TE-NAS's (run_zen_te_sample.sh: zen and te_linear_regions every dataset, te_ntk
+CIFAR-10). A file
 not finished (still being written, or stopped part-way as .partial.gz) is not
 joined, which would cut every row to its cells: its rows come after the others,
 on its own cells, and say so.
@@ -19,7 +21,8 @@ Three kinds of rows:
   (ENSEMBLES): nothing is fitted to accuracy;
 * a member selection that does look at accuracy, reported in its own column and
   only cross-validated: greedy forward selection of up to 4 log-rank members on one
-  half of the cells, Spearman on the other half (both ways, seeded halves).
+  half of the cells, Spearman on the other half (both ways, seeded halves); and
+  reg_swap's two constants, which the SWAP code does not hold, fitted the same way.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import sys
 import numpy as np
 
 from zcjax import ensemble, evaluate
+from zcjax.proxies.activation import reg_swap_score
 from zcjax.stats import spearman
 from zcjax.provenance import PARTIAL, base_path
 from zcjax.results import find_results_file, is_finished
@@ -52,6 +56,9 @@ PROTOCOL = {
     "az_nas": "Kaiming fan-in weights, zero biases, 64 Gaussian images (as theirs); FLOPs: ours",
     "meco_opt": "ours: the first image of the minibatch, 8 channels per tap from a fixed key; theirs: unseeded",
     "meco_randn": "ours: one fixed N(0, 1) 64x64 image; theirs (MeCo's measure file): a new randn image per call",
+    "zen": "N(0, 1) weights, zero biases, 64 Gaussian images (as theirs)",
+    "te_nas": "te_ntk on the shipped minibatch of 64, te_linear_regions on 64 Gaussian images, PyTorch's default "
+              "init (as the per-architecture port in AZ-NAS's repository, which the published row used)",
     "vkdnw": "Kaiming fan-in weights, zero biases, 64 Gaussian images, eval-mode BatchNorm at its initial statistics "
              "(as theirs); theirs: the ~9,445 cells of GRAF's feature file, mean of 5 seeds",
     "vkdnw_agg": "ours: VKDNW_single's score ranked with the others (theirs: its log dense rank added); jacob_cov "
@@ -71,7 +78,7 @@ ENSEMBLES = {
                 "az_nas",
                 "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise",
                 "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise+jacob_cov+meco",
-                "vkdnw_agg"),
+                "vkdnw_agg", "te_nas"),
     "data-free": ("az_nas", "vkdnw",
                   "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise",
                   "rank:az_expressivity+az_trainability+synflow_ssnr_layerwise",
@@ -93,7 +100,10 @@ def _files(dataset: str) -> tuple[list[str], list[str]]:
               f"{dataset}_sample1000_meco_opt.jsonl"] if dataset == "cifar10"
              else [f"{dataset}_data_free.jsonl"]) + [f"{dataset}_sample1000_az.jsonl",
                                                       f"{dataset}_sample1000_meco_randn.jsonl",
-                                                      f"{dataset}_sample1000_vkdnw.jsonl"]
+                                                      f"{dataset}_sample1000_vkdnw.jsonl",
+                                                      f"{dataset}_sample1000_zen.jsonl",
+                                                      f"{dataset}_sample1000_te_lr.jsonl"] + (
+        ["cifar10_sample1000_te_ntk.jsonl"] if dataset == "cifar10" else [])
     found = [p for n in names if (p := _file(n))]
     return [p for p in found if is_finished(p)], [p for p in found if not is_finished(p)]
 
@@ -126,6 +136,27 @@ def _cv_selection(scores: dict[str, np.ndarray], acc: np.ndarray, candidates: li
         held.append(spearman(ensemble.log_rank({m: scores[m][test] for m in members}, members), acc[test]))
         chosen.append(members)
     return float(np.mean(held)), chosen
+
+
+def _reg_swap_cv(swap: np.ndarray, params: np.ndarray, acc: np.ndarray, seed: int = 0) -> tuple[float, list]:
+    """Held-out Spearman of reg-SWAP with (mu, sigma) fitted on the other half, 2 folds both ways.
+
+    The SWAP code holds no constants (docs/PROXIES.md), so this row looks at accuracy and says so: a grid of
+    mu over the sizes the space holds (thousands of parameters) and sigma over five decades, each half's best
+    pair scored on the other half.
+    """
+    size = params / 1e3
+    mus = np.quantile(size[np.isfinite(size)], np.linspace(0.0, 1.0, 21))
+    sigmas = np.var(size[np.isfinite(size)]) * np.logspace(-2, 3, 11)
+    order = np.random.default_rng(seed).permutation(acc.size)
+    folds = order[: acc.size // 2], order[acc.size // 2:]
+    held, fitted = [], []
+    for fit, test in (folds, folds[::-1]):
+        best = max(((spearman(reg_swap_score(swap[fit], params[fit], mu, sigma), acc[fit]), mu, sigma)
+                    for mu in mus for sigma in sigmas), key=lambda t: t[0] if np.isfinite(t[0]) else -np.inf)
+        fitted.append(best[1:])
+        held.append(spearman(reg_swap_score(swap[test], params[test], *best[1:]), acc[test]))
+    return float(np.mean(held)), fitted
 
 
 def _fmt(v: float) -> str:
@@ -200,7 +231,14 @@ def main() -> int:
         rho, chosen = _cv_selection(scores, acc_test, candidates)
         out += ["", f"Member selection fitted on accuracy (2-fold cross-validated, greedy log-rank, up to 4): held-out "
                 f"rho {_fmt(rho)}; members chosen on each half: "
-                + "; ".join("+".join(c) for c in chosen) + ".", ""]
+                + "; ".join("+".join(c) for c in chosen) + "."]
+        if "swap" in scores and "params" in scores:
+            rho, fitted = _reg_swap_cv(scores["swap"], scores["params"], acc_test)
+            out += ["", f"reg_swap, its (mu, sigma) fitted on accuracy (2-fold cross-validated grid; the SWAP code "
+                    f"holds no values): held-out rho {_fmt(rho)} (swap alone {_fmt(spearman(scores['swap'], acc_test))}"
+                    f"; published reg-SWAP: 0.90 on CIFAR-100, validation accuracy); (mu, sigma) fitted on each half, "
+                    "thousands of parameters: " + "; ".join(f"({mu:.0f}, {sigma:.3g})" for mu, sigma in fitted) + "."]
+        out.append("")
     text = "\n".join(out) + "\n"
     with open(os.path.join(HERE, "later.md"), "w") as f:
         f.write(text)

@@ -11,7 +11,8 @@ not use). :func:`tap_list` flattens a tap collection into such pairs.
   is ``log |det K|``.
 * SWAP (Peng et al. 2024): the same codes, one row per *unit* (a ReLU's
   channel and position) and one column per image; the score is the number
-  of distinct rows (sample-wise activation patterns).
+  of distinct rows (sample-wise activation patterns). reg-SWAP multiplies it
+  by a prior on the network's size, ``exp(-(P / 1000 - mu)^2 / sigma)``.
 * MeCo (Jiang et al. 2023): for every tap, the Pearson correlation matrix of
   the channels of the first image's feature map (C x C over the H*W
   positions; undefined entries, from a constant channel, set to 0); the
@@ -109,6 +110,36 @@ def swap_score(taps: Iterable[Tap], samples: int | None = None) -> jax.Array:
         patterns = jnp.sum(codes * bits[:, None], axis=0)
         counts = counts.at[patterns].add(jnp.broadcast_to((weight > 0).astype(jnp.float32), patterns.shape))
     return jnp.sum(counts > 0).astype(jnp.float32)
+
+
+def reg_swap_score(swap: jax.Array, params: jax.Array, mu: float, sigma: float) -> jax.Array:
+    """reg-SWAP: ``swap * exp(-(params / 1000 - mu)^2 / sigma)``, the official code's regularisation.
+
+    The size is in thousands of parameters, and sigma divides the square as it
+    is (no square, no factor 2), as in pym1024/SWAP ``src/metrics/swap.py``.
+    The code holds no values of ``mu`` and ``sigma``: they set the model size
+    the search prefers, so the caller chooses them.
+
+    Args:
+      swap: the SWAP score (:func:`swap_score`).
+      params: the network's parameter count.
+      mu: the preferred size, thousands of parameters.
+      sigma: the width of the prior (> 0), thousands of parameters squared.
+    """
+    size = jnp.asarray(params, jnp.float32) / 1000.0
+    return swap * jnp.exp(-jnp.square(size - mu) / sigma)
+
+
+def check_reg_swap(constants: Any) -> tuple[float, float]:
+    """``(mu, sigma)`` as floats, or ValueError naming the problem (sigma must be positive and both finite)."""
+    try:
+        mu, sigma = (float(c) for c in constants)
+    except (TypeError, ValueError):
+        raise ValueError(f"reg_swap's constants are two numbers (mu, sigma), in thousands of parameters; "
+                         f"got {constants!r}") from None
+    if not (math.isfinite(mu) and math.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"reg_swap needs a finite mu and a positive sigma, got mu={mu}, sigma={sigma}")
+    return mu, sigma
 
 
 def channel_correlation_min_eigenvalue(feature: jax.Array) -> jax.Array:
