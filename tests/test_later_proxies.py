@@ -122,11 +122,11 @@ def test_meco_opt_in_the_scorer_is_meco_opt_of_the_first_image_with_its_fixed_ke
 
 
 def test_the_model_engine_refuses_what_only_the_nb201_engine_computes():
-    assert "nwot" in zcjax.resolve("all") and "nwot" not in zcjax.resolve("all", engine="model")
-    later = {"meco", "meco_opt", "meco_randn", "zico", "epe_nas"}
+    assert "zen" in zcjax.resolve("all") and "zen" not in zcjax.resolve("all", engine="model")
+    later = {"meco", "meco_opt", "meco_randn", "zico", "epe_nas", "nwot", "swap", "te_linear_regions"}
     assert set(zcjax.resolve("all", engine="model")) == set(zcjax.resolve("paper")) | later
-    with pytest.raises(ValueError, match="nwot: not computed by the model engine"):
-        zcjax.resolve("snip,nwot", engine="model")
+    with pytest.raises(ValueError, match="zen: not computed by the model engine"):
+        zcjax.resolve("snip,zen", engine="model")
 
 
 def test_reg_swap_is_swap_times_the_size_prior_and_needs_its_constants():

@@ -9,8 +9,11 @@ As :mod:`zcjax.scoring` does for NAS-Bench-201, scoring runs in pure stages:
   (jacob_cov). For grasp that pass is linearised (forward-over-reverse), so
   its Hessian-vector product reuses the pass's forward and backward.
 * :func:`model_float64_stage` runs inside ``jax.enable_x64(True)``: synflow and
-  synflow_bn (the |.|-linearised network on an all-ones input), and jacob_cov's
-  eigenvalues from the float32 Jacobian.
+  synflow_bn (the |.|-linearised network on an all-ones input), jacob_cov's
+  eigenvalues from the float32 Jacobian and nwot's log-determinant.
+
+The proxies that read the ReLUs (nwot, swap, te_linear_regions) find them in
+the model's jaxpr (:mod:`zcjax.relu_taps`): the calls of ``jax.nn.relu``.
 * :func:`model_size` counts params and flops from shapes alone, as Python
   integers (exact whatever the size; works on ``jax.eval_shape`` variables).
 
@@ -37,18 +40,32 @@ from .model import (MODULE_OUTPUTS, OUTPUTS, PERTURBATIONS, ContractError, Model
                     batchnorm_interceptor, default_mask, flatten, get_path, layer_calls, layer_interceptor, merge,
                     module_output_interceptor, select)
 from .proxies._tree import leaf_map
-from .proxies.activation import meco_score, tap_list
+from .proxies.activation import meco_score, nwot_kernel, nwot_score, swap_score, tap_list
 from .proxies.zico import zico_layers
 from .proxies.fisher import fisher_saliency
 from .proxies.gradient import abs_product, grad_norm_layers, plain_saliency, snip_saliency
 from .proxies.hessian import grasp_saliency, linearize_gradient
 from .proxies.jacobian import epe_nas_score, jacob_cov_score
 from .proxies.static import l2_norm_layers
+from .proxies.te_nas import linear_regions
 from .proxies.synflow import require_x64
 from .registry import PROXIES, base_proxy, needed_passes, resolve
-from .scoring import FLOAT64_PROXIES, _results, cross_entropy, meco_opt_key, meco_randn_image
+from .relu_taps import ReluInLoopError, relu_inputs
+from .scoring import (FLOAT64_PROXIES, GAUSSIAN_BATCH, GAUSSIAN_SEED, SWAP_SAMPLES, _results, cross_entropy,
+                      meco_opt_key, meco_randn_image)
 
 SIZE_PROXIES = ("params", "flops")
+HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot")  # a float32 part hands an array to the float64 stage
+HANDOFF = ("jacobian", "onehot", "nwot_kernel")  # those arrays
+
+
+def gaussian_batch(shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
+    """The Gaussian-input proxies' fixed batch for a model whose inputs have ``shape``: (64, *shape), N(0, 1).
+
+    The NAS-Bench-201 engine's images (:func:`zcjax.scoring.gaussian_images`) for an input of (H, W, 3).
+    """
+    key = jax.random.key(GAUSSIAN_SEED)
+    return jax.random.normal(key, (GAUSSIAN_BATCH, *shape), jnp.float32).astype(dtype)
 
 
 def _name(path: Path) -> str:
@@ -116,10 +133,11 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
       per_layer: also return ``per_layer``: {proxy: saliency tree of per-layer sums}.
 
     Returns:
-      {name: scalar}, plus ``jacobian`` (shaped like x) when jacob_cov or
-      epe_nas is asked for, and ``onehot`` (N, classes) labels for epe_nas.
+      {name: scalar}, plus the arrays the float64 stage reads: ``jacobian``
+      (shaped like x) when jacob_cov or epe_nas is asked for, ``onehot`` (N,
+      classes) labels for epe_nas, ``nwot_kernel`` (N, N) for nwot.
     """
-    names = [n for n in names if (base_proxy(n) not in FLOAT64_PROXIES or n in ("jacob_cov", "epe_nas"))
+    names = [n for n in names if (base_proxy(n) not in FLOAT64_PROXIES or n in HANDOFF_PROXIES)
              and n not in SIZE_PROXIES]
     passes = needed_passes(names)
     wanted = {base_proxy(n) for n in names}
@@ -144,6 +162,32 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
         if not jnp.issubdtype(x.dtype, jnp.floating):
             raise ValueError(f"meco_randn feeds Gaussian noise: it needs a floating-point input, got {x.dtype}")
         extra["meco_randn"] = meco_score(module_outputs(meco_randn_image(x.dtype, x.shape[1:])))
+    if passes & {"relu", "swap", "linear_regions"}:  # the input of every ReLU the model applies
+        if spec.layer_mask is not None:
+            raise ContractError("nwot, swap and te_linear_regions read every ReLU the model applies, and a network "
+                                "with masked candidate layers (layer_mask) applies the unused ones too: score its "
+                                "static network")
+
+        def relu_taps(inputs):
+            try:
+                _, taps = relu_inputs(lambda v, i: spec.call(v, i, args, rngs=rngs)[0], variables, inputs)
+            except ReluInLoopError as e:
+                raise ContractError(str(e)) from None
+            if not taps:
+                raise ContractError("nwot, swap and te_linear_regions read the model's ReLUs (jax.nn.relu, "
+                                    "flax.linen.relu), and it applies none")
+            return taps
+
+        if "relu" in passes:
+            extra["nwot_kernel"] = nwot_kernel(relu_taps(x))
+        if "swap" in passes:
+            samples = min(SWAP_SAMPLES, x.shape[0])
+            extra["swap"] = swap_score(relu_taps(x[:samples]), samples)
+        if "linear_regions" in passes:
+            if not jnp.issubdtype(x.dtype, jnp.floating):
+                raise ValueError(f"te_linear_regions feeds Gaussian noise: it needs a floating-point input, "
+                                 f"got {x.dtype}")
+            extra["te_linear_regions"] = linear_regions(nwot_kernel(relu_taps(gaussian_batch(x.shape[1:], x.dtype))))
     if "zico" in passes:  # the gradients of the minibatch's two halves, each alone
         if x.shape[0] < 2:
             raise ValueError("zico needs a minibatch of at least 2 inputs (it splits it in two batches)")
@@ -288,6 +332,8 @@ def model_float64_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
     if "epe_nas" in names and handoff.get("onehot") is not None:
         onehot = handoff["onehot"]
         out["epe_nas"] = epe_nas_score(handoff["jacobian"].astype(jnp.float64), onehot, onehot.shape[-1])
+    if "nwot" in names and handoff.get("nwot_kernel") is not None:
+        out["nwot"] = nwot_score(handoff["nwot_kernel"].astype(jnp.float64))
     return out
 
 
@@ -477,7 +523,7 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
     if f32 or f64:
         stage32, stage64 = _compiled(spec, f32, f64, input_shape, x.dtype)
         out32 = stage32(variables, x, y, args, rngs) if f32 else {}
-        handoff = {k: out32.pop(k) for k in ("jacobian", "onehot") if k in out32}
+        handoff = {k: out32.pop(k) for k in HANDOFF if k in out32}
         out64 = {}
         if f64:
             with jax.enable_x64(True):

@@ -64,10 +64,8 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
     Proxy("params", ("shape",), False, False, "number of parameters of the layers the cell uses"),
     Proxy("flops", ("shape",), False, False, "multiply-adds of conv/linear layers for one image"),
     # Proxies published after the paper (docs/PROXIES.md gives the definitions we follow).
-    Proxy("nwot", ("relu",), False, True, "log|det K|, K: how many ReLU units each pair of images agree on (NASWOT)",
-          ("nb201",)),
-    Proxy("swap", ("swap",), False, True, "distinct activation patterns of the ReLU units over 16 images (SWAP)",
-          ("nb201",)),
+    Proxy("nwot", ("relu",), False, True, "log|det K|, K: how many ReLU units each pair of images agree on (NASWOT)"),
+    Proxy("swap", ("swap",), False, True, "distinct activation patterns of the ReLU units over 16 images (SWAP)"),
     Proxy("reg_swap", ("swap", "shape"), False, True, "swap x exp(-(P / 1000 - mu)^2 / sigma), P the parameter "
           "count (reg-SWAP; mu, sigma: --reg-swap)", ("nb201",), constants=("mu", "sigma")),
     Proxy("meco", ("meco",), False, True, "sum of min eigenvalues of the channel correlation of every module's "
@@ -87,7 +85,7 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
           "scales, Gaussian x (Zen-NAS)", ("nb201",)),
     Proxy("te_ntk", ("ntk",), False, True, "-condition number of the NTK of the minibatch (TE-NAS)", ("nb201",)),
     Proxy("te_linear_regions", ("linear_regions",), False, False, "distinct ReLU activation patterns of 64 Gaussian "
-          "images (TE-NAS)", ("nb201",)),
+          "images (TE-NAS)"),
     Proxy("vkdnw_entropy", ("vkdnw",), False, False, "entropy of the deciles of the Fisher spectrum of element 0 of "
           "the first 128 tensors, eval-mode BatchNorm, Gaussian input (VKDNW)", ("nb201",)),
     Proxy("vkdnw_dim", ("vkdnw",), False, False, "number of parameter tensors of the xautodl network, "
@@ -181,6 +179,16 @@ def resolve(names: str | Iterable[str], engine: str | None = None) -> tuple[str,
     if not selected:
         raise ValueError("no proxy selected")
     return tuple(n for n in valid if n in selected)
+
+
+RELU_PASSES = frozenset({"relu", "swap", "linear_regions"})
+"""The passes that read every ReLU the network applies (nwot, swap, reg_swap, te_linear_regions): a network
+holding every candidate op (an arch-as-data network of the model engine) applies the unused ones too."""
+
+
+def reads_relus(names: Iterable[str]) -> list[str]:
+    """The names of a selection whose proxy reads every ReLU (see :data:`RELU_PASSES`)."""
+    return [n for n in names if set(PROXIES[base_proxy(n)].passes) & RELU_PASSES]
 
 
 def needed_passes(names: Iterable[str]) -> frozenset[str]:

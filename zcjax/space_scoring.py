@@ -74,6 +74,11 @@ class SpaceScoreConfig:
                              f"expected one of {', '.join(SPACE_STRATEGIES)}")
         if self.strategy == "batched" and not space.arch_as_data:
             raise ValueError(f"space {space.name} has no arch-as-data network: use --strategy per-cell")
+        if self.strategy == "batched" and registry.reads_relus(self.proxies):
+            relus = registry.reads_relus(self.proxies)
+            raise ValueError(f"{', '.join(relus)} {'reads' if len(relus) == 1 else 'read'} every ReLU the network applies, "
+                             f"and the arch-as-data network of space {space.name} applies every candidate's: "
+                             "use --strategy per-cell")
         object.__setattr__(self, "options", tuple(sorted(dict(self.options).items())))
 
     @property
@@ -81,11 +86,11 @@ class SpaceScoreConfig:
         return any(registry.PROXIES[registry.base_proxy(n)].needs_data for n in self.proxies)
 
     def resolved_strategy(self) -> str:
-        """The strategy ``auto`` stands for: batched where the space has an arch-as-data network and the
-        device is an accelerator, else per-cell."""
+        """The strategy ``auto`` stands for: batched where the space has an arch-as-data network, the device
+        is an accelerator and no proxy reads every ReLU (:func:`zcjax.registry.reads_relus`), else per-cell."""
         if self.strategy != "auto":
             return self.strategy
-        arch_as_data = _space(self.space).arch_as_data
+        arch_as_data = _space(self.space).arch_as_data and not registry.reads_relus(self.proxies)
         return "batched" if arch_as_data and jax.local_devices()[0].platform != "cpu" else "per-cell"
 
 

@@ -1,0 +1,136 @@
+"""ReLU taps read off a function's jaxpr (zcjax.relu_taps), and the proxies that read them on any Flax model."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import linen as nn
+
+import zcjax
+from zcjax.model import ContractError
+from zcjax.proxies.activation import nwot_kernel, swap_score, tap_list
+from zcjax.relu_taps import ReluInLoopError, relu_inputs
+from zcjax.spaces import nb201
+from zcjax.spaces.nb201.network import RELU_TAPS
+
+
+class Net(nn.Module):
+    """ReLUs written every way a model writes them: flax.linen.relu, jax.nn.relu, inside jit and nn.remat."""
+
+    @nn.compact
+    def __call__(self, x, train: bool = True):
+        a = nn.Conv(4, (3, 3))(x)
+        b = nn.BatchNorm(use_running_average=not train)(nn.relu(a))
+        c = jax.jit(lambda t: jax.nn.relu(t) * 2.0)(nn.Conv(4, (3, 3), name="conv2")(b))
+        d = nn.remat(Block)()(c)
+        e = jnp.maximum(d, 0.0)  # a hand-written max is not a ReLU here
+        return nn.Dense(3)(e.mean(axis=(1, 2)))
+
+
+class Block(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        return jax.nn.relu(nn.Conv(4, (1, 1))(x))
+
+
+@pytest.fixture(scope="module")
+def net():
+    x = jax.random.normal(jax.random.key(1), (5, 6, 6, 3))
+    model = Net()
+    return model, model.init(jax.random.key(0), x), x
+
+
+def test_taps_are_every_relu_input_and_the_output_is_the_functions(net):
+    model, variables, x = net
+
+    def fn(v, inputs):
+        return model.apply(v, inputs, mutable=["batch_stats"])[0]
+
+    out, taps = relu_inputs(fn, variables, x)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(fn(variables, x)))
+    # The three ReLU inputs, computed by hand: the first conv, the second conv, the block's conv.
+    _, state = model.apply(variables, x, mutable=["intermediates", "batch_stats"],
+                           capture_intermediates=lambda mdl, name: isinstance(mdl, nn.Conv))
+    convs = state["intermediates"]
+    expected = [convs["Conv_0"]["__call__"][0], convs["conv2"]["__call__"][0],
+                convs["CheckpointBlock_0"]["Conv_0"]["__call__"][0]]
+    assert len(taps) == 3 and all(float(w) == 1.0 for _, w in taps)
+    for (value, _), want in zip(taps, expected):
+        np.testing.assert_allclose(np.asarray(value), np.asarray(want), rtol=1e-6, atol=1e-6)
+    # Under jit the same.
+    jitted = jax.jit(lambda v, inputs: relu_inputs(fn, v, inputs))(variables, x)
+    np.testing.assert_allclose(np.asarray(jitted[1][2][0]), np.asarray(taps[2][0]), rtol=1e-6, atol=1e-6)
+
+
+def test_a_relu_in_a_loop_is_refused():
+    with pytest.raises(ReluInLoopError, match="inside scan"):
+        relu_inputs(lambda x: jax.lax.fori_loop(0, 2, lambda i, a: jax.nn.relu(a) - 1.0, x), jnp.ones(3))
+    # A loop without a ReLU is evaluated as it is.
+    out, taps = relu_inputs(lambda x: jax.nn.relu(jax.lax.fori_loop(0, 3, lambda i, a: a * 2.0, x)), jnp.ones(2))
+    assert len(taps) == 1 and float(out[0]) == 8.0
+
+
+@pytest.mark.parametrize("index", [77, 9000])
+def test_the_nb201_network_taps_its_own_relus(index):
+    # The NAS-Bench-201 network sows each ReLU's input itself (RELU_TAPS): the jaxpr finds the same, in order.
+    arch = nb201.arch_at(index)
+    model = nb201.NB201Network(arch=tuple(nb201.arch_to_ops(arch)), channels=4, cells_per_stage=1)
+    x = jax.random.normal(jax.random.key(2), (6, 32, 32, 3))
+    variables = {"params": model.init(jax.random.key(0), x[:1])["params"]}
+    _, state = model.apply(variables, x, mutable=[RELU_TAPS])
+    sown = tap_list(state[RELU_TAPS])
+    _, found = relu_inputs(lambda v, inputs: model.apply(v, inputs), variables, x)
+    assert len(found) == len(sown) == int(sum(float(w) for _, w in sown))
+    # The same arrays (the sown ones come in module-tree order, the found ones in execution order).
+    def key(tap):
+        return tap[0].shape, float(jnp.sum(tap[0])), float(jnp.sum(jnp.abs(tap[0])))
+
+    for (a, _), (b, _) in zip(sorted(found, key=key), sorted(sown, key=key)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_nwot_swap_and_linear_regions_on_a_user_model(net):
+    from zcjax.model_scoring import gaussian_batch
+    from zcjax.proxies.te_nas import linear_regions
+
+    model, variables, x = net
+    y = jnp.arange(5) % 3
+    ours = zcjax.score_model(model, variables, (x, y), "nwot,swap,te_linear_regions")
+
+    def taps(inputs):
+        return relu_inputs(lambda v, i: model.apply(v, i, mutable=["batch_stats"])[0], variables, inputs)[1]
+
+    codes = np.concatenate([np.asarray(v).reshape(len(x), -1) > 0 for v, _ in taps(x)], axis=1).astype(np.float64)
+    kernel = codes @ codes.T + (1 - codes) @ (1 - codes).T
+    assert ours["nwot"] == pytest.approx(np.linalg.slogdet(kernel)[1], rel=1e-9)
+    assert ours["swap"] == np.unique(codes.T, axis=0).shape[0] == float(swap_score(taps(x)))
+    noise = gaussian_batch(x.shape[1:])
+    assert ours["te_linear_regions"] == float(linear_regions(nwot_kernel(taps(noise))))
+    assert zcjax.score_model(model, variables, None, "te_linear_regions", input_shape=(6, 6, 3)) == {
+        "te_linear_regions": ours["te_linear_regions"]}
+
+
+def test_a_model_without_relu_or_with_masked_candidates_is_refused(net):
+    class Tanh(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return nn.Dense(3)(jnp.tanh(nn.Dense(4)(x)))
+
+    x, y = jnp.ones((4, 5)), jnp.arange(4) % 3
+    model = Tanh()
+    with pytest.raises(ContractError, match="it applies none"):
+        zcjax.score_model(model, model.init(jax.random.key(0), x), (x, y), "nwot")
+    model, variables, x = net
+    with pytest.raises(ContractError, match="layer_mask"):
+        zcjax.score_model(model, variables, (x, jnp.arange(5) % 3), "swap",
+                          layer_mask=lambda params: jax.tree.map(lambda _: 1.0, params))
+
+
+def test_a_space_refuses_relu_proxies_in_its_arch_as_data_network():
+    from zcjax.space_scoring import SpaceScoreConfig
+
+    with pytest.raises(ValueError, match="nwot, te_linear_regions read every ReLU.*use --strategy per-cell"):
+        SpaceScoreConfig(space="nas_bench_macro", proxies="synflow,nwot,te_linear_regions", strategy="batched")
+    assert SpaceScoreConfig(space="nas_bench_macro", proxies="nwot").resolved_strategy() == "per-cell"
+    assert SpaceScoreConfig(space="nas_bench_macro", proxies="synflow", strategy="batched").resolved_strategy() == \
+        "batched"
