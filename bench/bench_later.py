@@ -46,7 +46,7 @@ GROUPS = {  # label: (proxies, strategy)
     "te_linear_regions": "te_linear_regions",
     "VKDNW (entropy, dim)": ("vkdnw_entropy,vkdnw_dim", EAGER),
     "ensemble rank:synflow_ssnr_layerwise+jacob_cov+meco (members)": "synflow_ssnr_layerwise,jacob_cov,meco",
-    "ensemble rank:az_expressivity+az_trainability+synflow_ssnr_layerwise+meco_randn (members, data-free)":
+    "ensemble rank:az_expressivity+az_trainability+synflow_ssnr_layerwise+meco_randn (members; data-free)":
         "az_expressivity,az_trainability,synflow_ssnr_layerwise,meco_randn",
     "every proxy": ("all", EAGER),
 }
@@ -70,8 +70,9 @@ def main() -> None:
     cells = sample_cells(args.cells + 1)
     labels = list(GROUPS) if args.groups is None else [g.strip() for g in args.groups.split(",")]
     lines = [f"Machine: {machine()}. Measured {time.strftime('%Y-%m-%d')} with `python bench/bench_later.py "
-             f"--cells {args.cells}`: the same {args.cells} random full-size cells for every group, after one cell "
-             "that compiles the program.", "",
+             f"--cells {args.cells}`: the same {args.cells} random full-size cells for every group, after a first cell "
+             "(the batched strategy's one program compiles there; eager compiles its layer programs on the cells "
+             "that first need them, nearly all in the first).", "",
              f"For scale: the PyTorch reference's median {reference_s:.2f} s per cell for the paper's 8 measures, as "
              "stored with the golden cells (another machine; bench/RESULTS.md's `cold_start` section has the live "
              "reference beside zcjax).", "",

@@ -187,6 +187,11 @@ def run_main(args) -> None:
         if args.proxy == VOTE:
             raise ValueError("vote ranks a set of cells, not one cell: it cannot be computed live; use --scores "
                              "with a file that has synflow, jacob_cov and snip for every cell")
+        from zcjax import registry
+
+        if args.proxy in registry.PROXIES and registry.PROXIES[args.proxy].constants:
+            raise ValueError(f"{args.proxy} needs its constants, which --live does not take: score the space with "
+                             f"python -m zcjax.score --all --proxies {args.proxy} --reg-swap MU,SIGMA and pass --scores")
 
         x = y = None
         from zcjax import ScoreConfig

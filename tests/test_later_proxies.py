@@ -142,8 +142,8 @@ def test_reg_swap_is_swap_times_the_size_prior_and_needs_its_constants():
     for row in rows:
         assert row["reg_swap"] == pytest.approx(row["swap"] * math.exp(-(row["params"] / 1e3 - 30) ** 2 / 50), rel=1e-5)
     assert rows[0]["reg_swap"] != rows[0]["swap"]
-    # reg_swap alone (swap and params not asked for) gives the same values.
-    alone = zcjax.score_cells(cells, dataclasses.replace(config, proxies=("reg_swap",)), x, y)
+    # reg_swap alone (swap and params not asked for) gives the same values, in per-cell programs too.
+    alone = zcjax.score_cells(cells, dataclasses.replace(config, proxies=("reg_swap",), strategy="per-cell"), x, y)
     assert [r["reg_swap"] for r in alone] == pytest.approx([r["reg_swap"] for r in rows], rel=1e-6)
     assert set(alone[0]) == {"index", "arch", "reg_swap"}
     # A proxy with constants is never part of 'all' or 'data-free', and is refused without them.

@@ -94,7 +94,7 @@ class ScoreConfig:
         'float64' (every proxy in float64, a separate program: for exact
         comparison with a float64 reference; the weights are drawn in float32
         and cast, so both precisions score the same networks).
-      reg_swap: reg-SWAP's ``(mu, sigma)``, in thousands of parameters
+      reg_swap: reg-SWAP's ``(mu, sigma)``: mu in thousands of parameters, sigma in their square
         (:func:`zcjax.proxies.activation.reg_swap_score`); needed when
         ``reg_swap`` is asked for, and only then.
     """
@@ -116,7 +116,7 @@ class ScoreConfig:
         object.__setattr__(self, "proxies", registry.resolve(self.proxies, engine="nb201"))
         if "reg_swap" in self.proxies:
             if self.reg_swap is None:
-                raise ValueError("reg_swap needs its constants mu and sigma, in thousands of parameters "
+                raise ValueError("reg_swap needs its constants mu and sigma (thousands of parameters, and its square) "
                                  "(ScoreConfig(reg_swap=(mu, sigma)), --reg-swap MU,SIGMA): the SWAP code holds none")
             object.__setattr__(self, "reg_swap", check_reg_swap(self.reg_swap))
         elif self.reg_swap is not None:

@@ -49,8 +49,8 @@ from .proxies.jacobian import epe_nas_score, jacob_cov_score
 from .proxies.static import l2_norm_layers
 from .proxies.te_nas import linear_regions
 from .proxies.synflow import require_x64
-from .registry import PROXIES, base_proxy, needed_passes, resolve
-from .relu_taps import ReluInLoopError, relu_inputs
+from .registry import PROXIES, base_proxy, named, needed_passes, reads_relus, resolve
+from .relu_taps import ReluInLoopError, relu_inputs, relu_problem
 from .scoring import (FLOAT64_PROXIES, GAUSSIAN_BATCH, GAUSSIAN_SEED, SWAP_SAMPLES, _results, cross_entropy,
                       meco_opt_key, meco_randn_image)
 
@@ -514,7 +514,9 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
     if "jacobian" in needed_passes(names) and not jnp.issubdtype(x.dtype, jnp.inexact):
         raise ValueError(f"jacob_cov needs float inputs (it differentiates by them), got {x.dtype}")
 
-    row: dict[str, Any] = {}
+    skipped = _unreadable_relus(spec, proxies, names, variables, x, args, rngs)
+    names_out, names = names, tuple(n for n in names if n not in skipped)
+    row: dict[str, Any] = {n: math.nan for n in skipped}
     f32 = tuple(n for n in names if base_proxy(n) not in ("synflow", "synflow_bn") and n not in SIZE_PROXIES)
     f64 = tuple(n for n in names if base_proxy(n) in FLOAT64_PROXIES)
     computed = [n for n in names if n not in SIZE_PROXIES]
@@ -533,12 +535,40 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
     if any(n in SIZE_PROXIES for n in names):
         sizes = model_size(spec, variables, x, args, rngs)
         row.update({n: sizes[n] for n in SIZE_PROXIES if n in names})
-    row = {n: row[n] for n in names if n in row}
-    bad = [n for n, v in row.items() if not math.isfinite(v)]
+    row = {n: row[n] for n in names_out if n in row}
+    bad = [n for n, v in row.items() if not math.isfinite(v) and n not in skipped]
     if bad:
         warnings.warn(f"{', '.join(bad)} not finite for this model: recorded as NaN", NumericalWarning, stacklevel=2)
         row.update({n: math.nan for n in bad})
     return row
+
+
+def _unreadable_relus(spec: ModelSpec, proxies: Any, names: Sequence[str], variables: Tree, x: Any,
+                      args: Sequence[Any], rngs: Any) -> list[str]:
+    """The ReLU-reading proxies of a selection that this model cannot give, to record as NaN with a warning.
+
+    nwot, swap and te_linear_regions read every ReLU the model applies: a model
+    that applies none, or one inside a loop or a branch, or a network holding
+    every candidate op (``layer_mask``), has no such value. Named one by one
+    they are refused (ContractError, one line); selected through a group
+    ('all', 'data-free') they are NaN, with a warning, so the group keeps its
+    columns for every model.
+    """
+    relus = reads_relus(names)
+    if not relus:
+        return []
+    if spec.layer_mask is not None:
+        reason = "a network with masked candidate layers (layer_mask) applies the unused ones' ReLUs too"
+    else:
+        reason = relu_problem(lambda v, i: spec.call(v, i, args, rngs=rngs)[0], variables, x)
+        if reason is None:
+            return []
+    asked = [n for n in relus if n in named(proxies)]
+    if asked:
+        raise ContractError(f"{', '.join(asked)} {'reads' if len(asked) == 1 else 'read'} every ReLU the model "
+                            f"applies: {reason}")
+    warnings.warn(f"{', '.join(relus)} recorded as NaN: {reason}", NumericalWarning, stacklevel=3)
+    return relus
 
 
 def _check_labels(spec: ModelSpec, x: Any, y: Any, out: jax.ShapeDtypeStruct) -> None:

@@ -191,6 +191,16 @@ def reads_relus(names: Iterable[str]) -> list[str]:
     return [n for n in names if set(PROXIES[base_proxy(n)].passes) & RELU_PASSES]
 
 
+GROUPS = ("all", "data-free", "paper")
+
+
+def named(names: str | Iterable[str]) -> set[str]:
+    """The names a selection gives one by one, not through a group ('all', 'data-free', 'paper')."""
+    if isinstance(names, str):
+        names = names.split(",")
+    return {n.strip() for n in names if n.strip() and n.strip() not in GROUPS}
+
+
 def needed_passes(names: Iterable[str]) -> frozenset[str]:
     """The passes a selection needs."""
     return frozenset(p for n in names for p in PROXIES[base_proxy(n)].passes)

@@ -8,14 +8,17 @@ equation, recording the input of each ReLU as it goes: whatever name the
 model's code gave the function, wherever it was imported from.
 
 A ReLU is a call of ``jax.nn.relu`` (a ``custom_jvp_call`` around a ``jit``
-named ``relu``). Calls inside ``jit``, ``checkpoint`` (``nn.remat``) and
-``closed_call`` are evaluated inline and tapped; a ReLU inside a loop or a
-branch (``scan``, ``while``, ``cond``: ``nn.scan``, ``nn.while_loop``) is
-refused, since its inputs differ per iteration. ``jnp.maximum(x, 0)`` written by
-hand is not a ReLU here.
+named ``relu`` whose body is ``max(x, 0)``). Calls inside ``jit``,
+``checkpoint`` (``nn.remat``), ``closed_call`` and a custom derivative's primal
+(``custom_jvp``, ``custom_vjp``) are evaluated inline and tapped; a ReLU inside
+a loop or a branch (``scan``, ``while``, ``cond``: ``nn.scan``,
+``nn.while_loop``) is refused, since its inputs differ per iteration.
+``jnp.maximum(x, 0)`` written by hand is not a ReLU here.
 
-Evaluation binds the same primitives as the function itself, so under ``jit``
-it traces to the same computation, and the outputs are the function's own.
+Evaluation binds the same primitives as the function itself, so the outputs
+are the function's own. It is meant for forward passes: a custom derivative
+whose primal holds a ReLU is evaluated through its primal, so differentiating
+:func:`relu_inputs` itself would not use that rule.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ import jax.numpy as jnp
 from jax.extend import core as jcore
 
 Tap = tuple[jax.Array, jax.Array]
-INLINE = ("jit", "pjit", "checkpoint", "remat", "remat2", "closed_call", "core_call")  # bodies evaluated once, in line
+# Equations whose body runs once, evaluated in line when it holds a ReLU (custom derivatives: their primal).
+INLINE = ("jit", "pjit", "checkpoint", "remat", "remat2", "closed_call", "core_call", "custom_jvp_call",
+          "custom_vjp_call", "custom_vjp_call_jaxpr")
+BODY = ("jaxpr", "call_jaxpr", "fun_jaxpr")  # where an INLINE equation keeps its body
 
 
 class ReluInLoopError(ValueError):
@@ -36,14 +42,20 @@ class ReluInLoopError(ValueError):
 
 
 def _is_relu_jit(eqn: Any) -> bool:
-    return eqn.primitive.name in ("jit", "pjit") and eqn.params.get("name") == "relu"
+    """``jax.nn.relu``'s ``jit``: named relu, one array in and out, its body ``max(x, 0)``."""
+    if not (eqn.primitive.name in ("jit", "pjit") and eqn.params.get("name") == "relu"
+            and len(eqn.invars) == 1 and len(eqn.outvars) == 1 and "jaxpr" in eqn.params):
+        return False
+    body = _open(eqn.params["jaxpr"]).eqns
+    return (len(body) == 1 and body[0].primitive.name == "max"
+            and any(isinstance(v, jcore.Literal) and v.val == 0 for v in body[0].invars))
 
 
 def _is_relu(eqn: Any) -> bool:
     """A call of ``jax.nn.relu``: its ``custom_jvp_call`` (around the ``jit`` named relu), or that ``jit`` alone."""
     if _is_relu_jit(eqn):
         return True
-    if eqn.primitive.name != "custom_jvp_call":
+    if eqn.primitive.name != "custom_jvp_call" or len(eqn.invars) != 1 or len(eqn.outvars) != 1:
         return False
     inner = eqn.params["call_jaxpr"].jaxpr
     return len(inner.eqns) == 1 and _is_relu_jit(inner.eqns[0])
@@ -70,15 +82,13 @@ def _evaluate(jaxpr: Any, consts: list[Any], args: list[Any], taps: list[jax.Arr
         env[var] = value
     for eqn in jaxpr.eqns:
         invals = [read(v) for v in eqn.invars]
-        inner = [_open(j) for j in jcore.jaxprs_in_params(eqn.params)]
-        if _is_relu(eqn):
+        relu = _is_relu(eqn)
+        if relu:  # recorded, then evaluated as it is
             taps.append(invals[0])
-            outvals = [jax.nn.relu(invals[0])]
-        elif any(_has_relu(j) for j in inner):
-            if eqn.primitive.name not in INLINE:
-                raise ReluInLoopError(f"a ReLU inside {eqn.primitive.name} (a loop or a branch) cannot be tapped: "
-                                      "write the model without it, or score proxies that read no ReLU")
-            body = eqn.params.get("jaxpr", eqn.params.get("call_jaxpr"))
+        if not relu and any(_has_relu(_open(j)) for j in jcore.jaxprs_in_params(eqn.params)):
+            body = next((eqn.params[k] for k in BODY if k in eqn.params), None)
+            if eqn.primitive.name not in INLINE or body is None:
+                raise ReluInLoopError(_loop_message(eqn.primitive.name))
             outvals = _evaluate(_open(body), list(getattr(body, "consts", [])), invals, taps)
         else:
             bind = eqn.primitive.get_bind_params(eqn.params)  # params (JAX >= 0.7), or (subfuns, params)
@@ -91,6 +101,38 @@ def _evaluate(jaxpr: Any, consts: list[Any], args: list[Any], taps: list[jax.Arr
             if not isinstance(var, jcore.DropVar):
                 env[var] = value
     return [read(v) for v in jaxpr.outvars]
+
+
+def _loop_message(primitive: str) -> str:
+    return (f"a ReLU inside {primitive} (a loop or a branch) cannot be tapped once: write the model without it, "
+            "or score proxies that read no ReLU")
+
+
+def _untappable(jaxpr: Any) -> str | None:
+    """Why the ReLUs of ``jaxpr`` cannot be tapped (one inside a loop or a branch), else None."""
+    for eqn in jaxpr.eqns:
+        if _is_relu(eqn):
+            continue
+        inner = [_open(j) for j in jcore.jaxprs_in_params(eqn.params)]
+        if any(_has_relu(j) for j in inner):
+            if eqn.primitive.name not in INLINE or not any(k in eqn.params for k in BODY):
+                return _loop_message(eqn.primitive.name)
+            for j in inner:
+                problem = _untappable(j)
+                if problem:
+                    return problem
+    return None
+
+
+def relu_problem(fn: Callable[..., Any], *args: Any) -> str | None:
+    """Why :func:`relu_inputs` cannot tap ``fn(*args)``: it applies no ReLU, or one inside a loop or a branch.
+
+    None when it can. ``args`` may be ``jax.ShapeDtypeStruct``: ``fn`` is only traced.
+    """
+    jaxpr = jax.make_jaxpr(fn)(*args).jaxpr
+    if not _has_relu(jaxpr):
+        return "the model applies no ReLU (jax.nn.relu, flax.linen.relu)"
+    return _untappable(jaxpr)
 
 
 def relu_inputs(fn: Callable[..., Any], *args: Any) -> tuple[Any, list[Tap]]:
@@ -114,4 +156,4 @@ def relu_inputs(fn: Callable[..., Any], *args: Any) -> tuple[Any, list[Tap]]:
     return jax.tree.unflatten(jax.tree.structure(out_shape), outs), [(t, jnp.ones((), t.dtype)) for t in taps]
 
 
-__all__ = ["ReluInLoopError", "relu_inputs"]
+__all__ = ["ReluInLoopError", "relu_inputs", "relu_problem"]

@@ -200,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "'data-free' (default all); known: "
                         + ", ".join(registry.all_names()))
     p.add_argument("--reg-swap", metavar="MU,SIGMA", type=_reg_swap_constants, default=None,
-                   help="reg_swap's constants, in thousands of parameters: swap x exp(-(P/1000 - MU)^2 / SIGMA); "
+                   help="reg_swap's constants: swap x exp(-(P/1000 - MU)^2 / SIGMA), MU in thousands of parameters, "
+                        "SIGMA in their square; "
                         "needed with reg_swap (the SWAP code holds no values: they set the model size preferred)")
     data = p.add_argument_group("data")
     data.add_argument("--batch-size", type=int, default=64, help="minibatch size (default 64)")
@@ -260,9 +261,11 @@ def _score_space(space: Any, args: argparse.Namespace, argv: Sequence[str] | Non
         raise UsageError("--resume needs an --output file")
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be positive, got {args.batch_size}")
-    config = space_scoring.SpaceScoreConfig(space=space.name, task=args.dataset, proxies=args.proxies,
-                                            init_seed=args.init_seed, strategy=args.strategy,
-                                            options=space_scoring.parse_options(args.option))
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        config = space_scoring.SpaceScoreConfig(space=space.name, task=args.dataset, proxies=args.proxies,
+                                                init_seed=args.init_seed, strategy=args.strategy,
+                                                options=space_scoring.parse_options(args.option))
     archs = space_scoring.select_archs(space, config.task, args.arch, args.archs_file, args.indices, args.sample,
                                        args.seed, args.all, args.trained)
     x = y = source = None

@@ -392,7 +392,7 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
       per_layer: also return ``per_layer``: {proxy: layer tree of sums}.
       gradient_passes: how the minibatch's gradients are computed (default:
         :class:`AutodiffPasses` of ``model``; the eager strategy passes a fused tape's).
-      reg_swap: reg-SWAP's ``(mu, sigma)`` (thousands of parameters), needed
+      reg_swap: reg-SWAP's ``(mu, sigma)`` (thousands of parameters, and its square), needed
         when ``names`` holds ``reg_swap``.
 
     Returns:

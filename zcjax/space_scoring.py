@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -59,7 +60,7 @@ class SpaceScoreConfig:
 
     space: str = "nas_bench_macro"
     task: str | None = None
-    proxies: tuple[str, ...] = tuple(registry.all_names("model"))
+    proxies: tuple[str, ...] = ("all",)
     init_seed: int = 0
     strategy: str = "auto"
     options: tuple[tuple[str, Any], ...] = ()
@@ -68,14 +69,23 @@ class SpaceScoreConfig:
         space = _space(self.space)
         object.__setattr__(self, "space", space.name)
         object.__setattr__(self, "task", space.check_task(self.task))
+        asked = registry.named(self.proxies)
         object.__setattr__(self, "proxies", registry.resolve(self.proxies, engine="model"))
+        relus = registry.reads_relus(self.proxies)
+        accelerator = jax.local_devices()[0].platform != "cpu"
+        if relus and space.arch_as_data and (self.strategy == "batched" or (self.strategy == "auto" and accelerator)):
+            if not any(n in asked for n in relus):  # from a group: left out, so the one program serves every arch
+                warnings.warn(f"{', '.join(relus)} left out: {'it reads' if len(relus) == 1 else 'they read'} every "
+                              f"ReLU the network applies, and the arch-as-data network of space {space.name} applies "
+                              "every candidate's (name them, with --strategy per-cell, to score them)", stacklevel=3)
+                object.__setattr__(self, "proxies", tuple(n for n in self.proxies if n not in relus))
+                relus = []
         if self.strategy not in SPACE_STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r} for space {space.name}; "
                              f"expected one of {', '.join(SPACE_STRATEGIES)}")
         if self.strategy == "batched" and not space.arch_as_data:
             raise ValueError(f"space {space.name} has no arch-as-data network: use --strategy per-cell")
-        if self.strategy == "batched" and registry.reads_relus(self.proxies):
-            relus = registry.reads_relus(self.proxies)
+        if self.strategy == "batched" and relus:
             raise ValueError(f"{', '.join(relus)} {'reads' if len(relus) == 1 else 'read'} every ReLU the network applies, "
                              f"and the arch-as-data network of space {space.name} applies every candidate's: "
                              "use --strategy per-cell")

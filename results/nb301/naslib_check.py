@@ -98,6 +98,11 @@ def main() -> int:
     if not args.table:
         if not os.path.exists(ARCHS):
             write_archs(args.cells)
+        with open(ARCHS) as f:
+            listed = sum(1 for line in f if line.strip() and not line.startswith("#"))
+        if listed != args.cells:
+            parser.error(f"{os.path.relpath(ARCHS, ROOT)} lists {listed} cells, not --cells {args.cells}: remove it "
+                         f"and {os.path.relpath(SCORES, ROOT)}[.gz] to score another sample")
         score()
     text = ("# Later proxies on NAS-Bench-301: ours against NASLib's scores of the same cells\n\n"
             "`python results/nb301/naslib_check.py` (see its docstring).\n\n" + table())

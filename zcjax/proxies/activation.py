@@ -135,7 +135,7 @@ def check_reg_swap(constants: Any) -> tuple[float, float]:
     try:
         mu, sigma = (float(c) for c in constants)
     except (TypeError, ValueError):
-        raise ValueError(f"reg_swap's constants are two numbers (mu, sigma), in thousands of parameters; "
+        raise ValueError(f"reg_swap's constants are two numbers (mu, sigma: thousands of parameters, and its square); "
                          f"got {constants!r}") from None
     if not (math.isfinite(mu) and math.isfinite(sigma) and sigma > 0):
         raise ValueError(f"reg_swap needs a finite mu and a positive sigma, got mu={mu}, sigma={sigma}")
