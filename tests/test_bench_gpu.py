@@ -18,8 +18,9 @@ def test_gpu_script_tiny_on_cpu(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     rows = [json.loads(line) for line in (tmp_path / "gpu.jsonl").read_text().splitlines()]
     assert [(r["proxies"], r["strategy"]) for r in rows] == [
-        ("paper", "batched"), ("data-free", "batched"), ("paper", "eager"), ("paper", "per-cell")]
+        ("paper", "batched"), ("data-free", "batched"), ("paper", "eager"), ("paper", "per-cell"), ("all", "batched")]
     assert all("error" not in r and r["finite_rows"] == r["cells"] and r["cells_per_s"] > 0 for r in rows), rows
     table = (tmp_path / "gpu.md").read_text()
     assert table.count("\n| paper | ") == 3 and "Projected time for all 15,625 cells with every proxy of the paper" in table
+    assert "Projected time for all 15,625 cells with every proxy (all)" in table
     assert (tmp_path / "RESULTS.md").is_file() and "devices:" in (tmp_path / "devices.txt").read_text()
