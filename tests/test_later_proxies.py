@@ -123,7 +123,7 @@ def test_meco_opt_in_the_scorer_is_meco_opt_of_the_first_image_with_its_fixed_ke
 
 def test_the_model_engine_refuses_what_only_the_nb201_engine_computes():
     assert "zen" in zcjax.resolve("all") and "zen" not in zcjax.resolve("all", engine="model")
-    later = {"meco", "meco_opt", "meco_randn", "zico", "epe_nas", "nwot", "swap", "te_linear_regions"}
+    later = {"meco", "meco_opt", "meco_randn", "zico", "epe_nas", "nwot", "swap", "te_linear_regions", "te_ntk"}
     assert set(zcjax.resolve("all", engine="model")) == set(zcjax.resolve("paper")) | later
     with pytest.raises(ValueError, match="zen: not computed by the model engine"):
         zcjax.resolve("snip,zen", engine="model")

@@ -5,6 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import zcjax
+
 from zcjax.data import get_minibatch
 from zcjax.proxies.activation import nwot_kernel, tap_list
 from zcjax.proxies.te_nas import linear_regions, ntk_score
@@ -51,3 +53,39 @@ def test_linear_regions_count_distinct_activation_patterns():
     assert float(linear_regions(jnp.asarray(agreement))) == expected == 9
     assert float(linear_regions(nwot_kernel(taps))) == np.unique(
         np.concatenate([np.asarray(v).reshape(10, -1) > 0 for v, _ in taps], axis=1), axis=0).shape[0]
+
+
+def test_te_ntk_of_any_model_matches_an_explicit_jacobian_and_the_nb201_engine():
+    from flax import linen as nn
+
+    class CNN(nn.Module):
+        @nn.compact
+        def __call__(self, x, train: bool = True):
+            x = nn.relu(nn.BatchNorm(use_running_average=not train)(nn.Conv(4, (3, 3))(x)))
+            return nn.Dense(3)(x.mean(axis=(1, 2)))
+
+    x = jax.random.normal(jax.random.key(3), (5, 6, 6, 3))
+    y = jnp.arange(5) % 3
+    model = CNN()
+    variables = model.init(jax.random.key(0), x)
+    ours = zcjax.score_model(model, variables, (x, y), "te_ntk")["te_ntk"]
+
+    def summed(params, i):  # one input's summed outputs; BatchNorm sees the whole batch
+        out, _ = model.apply({**variables, "params": params}, x, mutable=["batch_stats"])
+        return out.sum(axis=1)[i]
+
+    rows = []
+    for i in range(5):
+        flat = jax.tree_util.tree_flatten_with_path(jax.grad(summed)(variables["params"], i))[0]
+        rows.append(np.concatenate([np.asarray(v).ravel() for path, v in flat if path[-1].key in ("kernel", "scale")]))
+    jac = np.stack(rows).astype(np.float64)
+    eig = np.linalg.eigvalsh(jac @ jac.T)
+    assert ours == pytest.approx(-eig[-1] / eig[0], rel=1e-3)
+    # The NB201 network through the model engine gives the NB201 engine's value.
+    xb, yb = get_minibatch("cifar10", 6)
+    row = zcjax.score_cells([(77, ARCH)], zcjax.ScoreConfig(proxies="te_ntk", strategy="per-cell", **SMALL), xb, yb)[0]
+    net = nb201.NB201Network(arch=tuple(nb201.arch_to_ops(ARCH)), **SMALL)
+    xn = jnp.asarray(xb.transpose(0, 2, 3, 1))
+    params = net.init(zcjax.engine.cell_key(0, 77), xn[:1])["params"]
+    model_row = zcjax.score_model(net, {"params": params}, (xn, jnp.asarray(yb)), "te_ntk")
+    assert model_row["te_ntk"] == pytest.approx(row["te_ntk"], rel=1e-4)

@@ -10,7 +10,8 @@ As :mod:`zcjax.scoring` does for NAS-Bench-201, scoring runs in pure stages:
   its Hessian-vector product reuses the pass's forward and backward.
 * :func:`model_float64_stage` runs inside ``jax.enable_x64(True)``: synflow and
   synflow_bn (the |.|-linearised network on an all-ones input), jacob_cov's
-  eigenvalues from the float32 Jacobian and nwot's log-determinant.
+  eigenvalues from the float32 Jacobian, nwot's log-determinant and te_ntk's
+  condition number.
 
 The proxies that read the ReLUs (nwot, swap, te_linear_regions) find them in
 the model's jaxpr (:mod:`zcjax.relu_taps`): the calls of ``jax.nn.relu``.
@@ -47,7 +48,7 @@ from .proxies.gradient import abs_product, grad_norm_layers, plain_saliency, sni
 from .proxies.hessian import grasp_saliency, linearize_gradient
 from .proxies.jacobian import epe_nas_score, jacob_cov_score
 from .proxies.static import l2_norm_layers
-from .proxies.te_nas import linear_regions
+from .proxies.te_nas import linear_regions, ntk_score
 from .proxies.synflow import require_x64
 from .registry import PROXIES, base_proxy, named, needed_passes, reads_relus, resolve
 from .relu_taps import ReluInLoopError, relu_inputs, relu_problem
@@ -55,8 +56,8 @@ from .scoring import (FLOAT64_PROXIES, GAUSSIAN_BATCH, GAUSSIAN_SEED, SWAP_SAMPL
                       meco_opt_key, meco_randn_image)
 
 SIZE_PROXIES = ("params", "flops")
-HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot")  # a float32 part hands an array to the float64 stage
-HANDOFF = ("jacobian", "onehot", "nwot_kernel")  # those arrays
+HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot", "te_ntk")  # a float32 part hands an array to the float64 stage
+HANDOFF = ("jacobian", "onehot", "nwot_kernel", "ntk")  # those arrays
 
 
 def gaussian_batch(shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
@@ -94,6 +95,32 @@ def _probe(spec: ModelSpec, variables: Tree, x: Any, args: Sequence[Any], owners
                                interceptors=[layer_interceptor(owners, spec.output_methods)])
         return out, state.get(PERTURBATIONS, {}), state.get(OUTPUTS, {})
     return jax.eval_shape(run, variables, x, tuple(args), rngs)
+
+
+NTK_PARAMETERS = ("kernel", "scale")  # TE-NAS's "weight" parameters: conv/dense kernels, norm scales
+
+
+def _ntk(spec: ModelSpec, variables: Tree, x: jax.Array, args: Sequence[Any], rngs: Any) -> jax.Array:
+    """TE-NAS's empirical NTK (N, N) of the minibatch: J J^T, J = d(each input's summed outputs) / d(weights).
+
+    The weights are the parameters named ``kernel`` or ``scale`` (conv and dense
+    kernels, BatchNorm and LayerNorm scales: what the official code takes as
+    every parameter named "weight"). One ``jax.jacrev`` over the batched call,
+    so a BatchNorm on batch statistics couples the inputs as it does in the
+    forward pass.
+    """
+    if x.shape[0] < 2:
+        raise ValueError("te_ntk needs a minibatch of at least 2 inputs (the NTK's condition number)")
+    params = variables["params"]
+    paths = [p for p in flatten(params) if p[-1] in NTK_PARAMETERS]
+    weights = select(params, paths)
+
+    def summed(w):
+        out, _ = spec.call({**variables, "params": merge(params, w)}, x, args, rngs=rngs)
+        return out.reshape(out.shape[0], -1).sum(axis=1)
+
+    rows = jnp.concatenate([j.reshape(x.shape[0], -1) for j in jax.tree.leaves(jax.jacrev(summed)(weights))], axis=1)
+    return jnp.dot(rows, rows.T, precision=jax.lax.Precision.HIGHEST)
 
 
 def _fisher(weights: Tree, owners: dict[Path, Path], outputs: Tree, output_grads: Tree) -> Tree:
@@ -135,7 +162,8 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
     Returns:
       {name: scalar}, plus the arrays the float64 stage reads: ``jacobian``
       (shaped like x) when jacob_cov or epe_nas is asked for, ``onehot`` (N,
-      classes) labels for epe_nas, ``nwot_kernel`` (N, N) for nwot.
+      classes) labels for epe_nas, ``nwot_kernel`` (N, N) for nwot, ``ntk`` (N, N)
+      for te_ntk.
     """
     names = [n for n in names if (base_proxy(n) not in FLOAT64_PROXIES or n in HANDOFF_PROXIES)
              and n not in SIZE_PROXIES]
@@ -188,6 +216,8 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
                 raise ValueError(f"te_linear_regions feeds Gaussian noise: it needs a floating-point input, "
                                  f"got {x.dtype}")
             extra["te_linear_regions"] = linear_regions(nwot_kernel(relu_taps(gaussian_batch(x.shape[1:], x.dtype))))
+    if "ntk" in passes:
+        extra["ntk"] = _ntk(spec, variables, x, args, rngs)
     if "zico" in passes:  # the gradients of the minibatch's two halves, each alone
         if x.shape[0] < 2:
             raise ValueError("zico needs a minibatch of at least 2 inputs (it splits it in two batches)")
@@ -334,6 +364,8 @@ def model_float64_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
         out["epe_nas"] = epe_nas_score(handoff["jacobian"].astype(jnp.float64), onehot, onehot.shape[-1])
     if "nwot" in names and handoff.get("nwot_kernel") is not None:
         out["nwot"] = nwot_score(handoff["nwot_kernel"].astype(jnp.float64))
+    if "te_ntk" in names and handoff.get("ntk") is not None:
+        out["te_ntk"] = ntk_score(handoff["ntk"].astype(jnp.float64))
     return out
 
 

@@ -83,7 +83,7 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
           "block's Jacobian probed with Rademacher vectors (AZ-NAS)", ("nb201",)),
     Proxy("zen", ("zen",), False, False, "log |f(x) - f(x + 0.01 e)| before pooling + sum of log BatchNorm "
           "scales, Gaussian x (Zen-NAS)", ("nb201",)),
-    Proxy("te_ntk", ("ntk",), False, True, "-condition number of the NTK of the minibatch (TE-NAS)", ("nb201",)),
+    Proxy("te_ntk", ("ntk",), False, True, "-condition number of the NTK of the minibatch (TE-NAS)"),
     Proxy("te_linear_regions", ("linear_regions",), False, False, "distinct ReLU activation patterns of 64 Gaussian "
           "images (TE-NAS)"),
     Proxy("vkdnw_entropy", ("vkdnw",), False, False, "entropy of the deciles of the Fisher spectrum of element 0 of "
