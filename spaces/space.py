@@ -89,7 +89,7 @@ class SpaceNetwork:
         return ModelSpec(self.module, variables, **fields)
 
     def score(self, variables: Any = None, batch: tuple[Any, Any] | None = None, proxies: str | Sequence[str] = "all",
-              key: Any = None, **overrides: Any) -> dict[str, float]:
+              key: Any = None, reg_swap: tuple[float, float] | None = None, **overrides: Any) -> dict[str, float]:
         """Scores the network with :func:`zcjax.score_model` (the space's conventions, this network's ``args``).
 
         Args:
@@ -98,6 +98,7 @@ class SpaceNetwork:
           batch: ``(x, y)`` in the module's layout, or None for data-free proxies.
           proxies: names, 'all' or 'data-free'.
           key: a JAX key for the initial weights (and rng streams).
+          reg_swap: reg_swap's ``(mu, sigma)``, when it is asked for.
           **overrides: ModelSpec fields that replace the space's.
 
         Returns:
@@ -114,7 +115,7 @@ class SpaceNetwork:
                 if key is None:
                     raise ValueError("give variables or a key to draw them from")
                 variables = self.init(key)
-        return score_model(self.spec(**overrides), variables, batch, proxies, key, args=self.args)
+        return score_model(self.spec(**overrides), variables, batch, proxies, key, args=self.args, reg_swap=reg_swap)
 
 
 def as_rng(key_or_rng: Any) -> np.random.Generator:

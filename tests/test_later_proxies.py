@@ -156,3 +156,32 @@ def test_reg_swap_is_swap_times_the_size_prior_and_needs_its_constants():
         check_reg_swap((1.0, 0.0))
     with pytest.raises(ValueError, match="two numbers"):
         check_reg_swap(("a", 1))
+
+
+def test_reg_swap_on_any_model_and_space():
+    from flax import linen as nn
+
+    from zcjax.space_scoring import SpaceScoreConfig, space_settings
+
+    class CNN(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return nn.Dense(3)(nn.relu(nn.Conv(4, (3, 3))(x)).mean(axis=(1, 2)))
+
+    x, y = jax.random.normal(jax.random.key(1), (6, 5, 5, 3)), jnp.arange(6) % 3
+    model = CNN()
+    variables = model.init(jax.random.key(0), x)
+    base = zcjax.score_model(model, variables, (x, y), "swap,params")
+    ours = zcjax.score_model(model, variables, (x, y), "reg_swap", reg_swap=(0.1, 0.5))
+    assert list(ours) == ["reg_swap"] and isinstance(base["params"], int)
+    assert ours["reg_swap"] == pytest.approx(base["swap"] * math.exp(-(base["params"] / 1e3 - 0.1) ** 2 / 0.5), rel=1e-6)
+    with pytest.raises(ValueError, match="reg_swap needs its constants"):
+        zcjax.score_model(model, variables, (x, y), "reg_swap")
+    with pytest.raises(ValueError, match="not among the proxies"):
+        zcjax.score_model(model, variables, (x, y), "swap", reg_swap=(0.1, 0.5))
+    # A space records the constants as settings, and needs them.
+    with pytest.raises(ValueError, match="reg_swap needs its constants"):
+        SpaceScoreConfig(space="nb101", proxies="reg_swap")
+    config = SpaceScoreConfig(space="nb101", proxies="swap,reg_swap", reg_swap=(100, 1e4))
+    assert space_settings(config)["constants"] == {"reg_swap": {"mu": 100.0, "sigma": 10000.0}}
+    assert "constants" not in space_settings(SpaceScoreConfig(space="nb101", proxies="swap"))

@@ -42,7 +42,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from . import distributed, registry
-from .proxies.activation import check_reg_swap
+from .proxies.activation import reg_swap_constants
 from .scoring import float32_stage, float64_stage, split_names
 from .spaces.nb201 import benchmark
 from .spaces.nb201.arch import arch_to_ops, ops_to_arch
@@ -114,13 +114,7 @@ class ScoreConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "proxies", registry.resolve(self.proxies, engine="nb201"))
-        if "reg_swap" in self.proxies:
-            if self.reg_swap is None:
-                raise ValueError("reg_swap needs its constants mu and sigma (thousands of parameters, and its square) "
-                                 "(ScoreConfig(reg_swap=(mu, sigma)), --reg-swap MU,SIGMA): the SWAP code holds none")
-            object.__setattr__(self, "reg_swap", check_reg_swap(self.reg_swap))
-        elif self.reg_swap is not None:
-            raise ValueError("reg_swap constants were given, but reg_swap is not among the proxies")
+        object.__setattr__(self, "reg_swap", reg_swap_constants(self.proxies, self.reg_swap))
         object.__setattr__(self, "dataset", benchmark.dataset_info(self.dataset).name)
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; expected one of {', '.join(STRATEGIES)}")

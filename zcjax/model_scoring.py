@@ -41,7 +41,8 @@ from .model import (MODULE_OUTPUTS, OUTPUTS, PERTURBATIONS, ContractError, Model
                     batchnorm_interceptor, default_mask, flatten, get_path, layer_calls, layer_interceptor, merge,
                     module_output_interceptor, select)
 from .proxies._tree import leaf_map
-from .proxies.activation import meco_score, nwot_kernel, nwot_score, swap_score, tap_list
+from .proxies.activation import (meco_score, nwot_kernel, nwot_score, reg_swap_constants, reg_swap_score,
+                                 swap_score, tap_list)
 from .proxies.zico import zico_layers
 from .proxies.fisher import fisher_saliency
 from .proxies.gradient import abs_product, grad_norm_layers, plain_saliency, snip_saliency
@@ -50,7 +51,7 @@ from .proxies.jacobian import epe_nas_score, jacob_cov_score
 from .proxies.static import l2_norm_layers
 from .proxies.te_nas import linear_regions, ntk_score
 from .proxies.synflow import require_x64
-from .registry import PROXIES, base_proxy, named, needed_passes, reads_relus, resolve
+from .registry import PROXIES, base_proxy, named, needed_passes, reads_relus, registry_order, resolve
 from .relu_taps import ReluInLoopError, relu_inputs, relu_problem
 from .scoring import (FLOAT64_PROXIES, GAUSSIAN_BATCH, GAUSSIAN_SEED, SWAP_SAMPLES, _results, cross_entropy,
                       meco_opt_key, meco_randn_image)
@@ -166,7 +167,7 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
       for te_ntk.
     """
     names = [n for n in names if (base_proxy(n) not in FLOAT64_PROXIES or n in HANDOFF_PROXIES)
-             and n not in SIZE_PROXIES]
+             and n not in SIZE_PROXIES and n != "reg_swap"]  # reg_swap: score_model's, from swap and params
     passes = needed_passes(names)
     wanted = {base_proxy(n) for n in names}
     params = variables["params"]
@@ -454,7 +455,8 @@ def _first_line(e: BaseException) -> str:
 
 def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | None = None,
                 proxies: str | Sequence[str] = "all", key: jax.Array | None = None, *, args: Sequence[Any] = (),
-                spec: ModelSpec | None = None, **options: Any) -> dict[str, float]:
+                spec: ModelSpec | None = None, reg_swap: tuple[float, float] | None = None,
+                **options: Any) -> dict[str, float]:
     """Scores one Flax model with the zero-cost proxies.
 
     Args:
@@ -471,6 +473,9 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
         streams ``spec.rng_names`` (e.g. dropout) of every call.
       args: further positional inputs of the model, after ``x``.
       spec: the contract; by default built from ``model`` and ``options``.
+      reg_swap: reg-SWAP's ``(mu, sigma)`` (mu in thousands of parameters,
+        sigma in their square), needed when ``reg_swap`` is asked for: swap
+        times ``exp(-(params / 1000 - mu)^2 / sigma)``, params exact.
       **options: :class:`ModelSpec` fields (``saliency``, ``loss``,
         ``train_kwargs``, ``mutable``, ``synflow_batchnorm``,
         ``batchnorm_types``, ``output_methods``, ``layer_mask``,
@@ -492,6 +497,10 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
     elif options:
         spec = spec.replace(**options)
     names = resolve(proxies, engine="model")
+    reg_swap = reg_swap_constants(names, reg_swap)
+    asked = names
+    if reg_swap is not None:  # from swap and params, computed here if not asked for
+        names = tuple(n for n in registry_order(("swap", "params", *names)) if n != "reg_swap")
     needs_data = any(PROXIES[base_proxy(n)].needs_data for n in names)
     variables = spec.variables if variables is None else variables
     args = tuple(args)
@@ -546,8 +555,9 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
     if "jacobian" in needed_passes(names) and not jnp.issubdtype(x.dtype, jnp.inexact):
         raise ValueError(f"jacob_cov needs float inputs (it differentiates by them), got {x.dtype}")
 
-    skipped = _unreadable_relus(spec, proxies, names, variables, x, args, rngs)
-    names_out, names = names, tuple(n for n in names if n not in skipped)
+    explicit = named(proxies) | ({"swap"} if "reg_swap" in named(proxies) else set())  # reg_swap reads swap
+    skipped = _unreadable_relus(spec, explicit, names, variables, x, args, rngs)
+    names = tuple(n for n in names if n not in skipped)
     row: dict[str, Any] = {n: math.nan for n in skipped}
     f32 = tuple(n for n in names if base_proxy(n) not in ("synflow", "synflow_bn") and n not in SIZE_PROXIES)
     f64 = tuple(n for n in names if base_proxy(n) in FLOAT64_PROXIES)
@@ -567,7 +577,9 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
     if any(n in SIZE_PROXIES for n in names):
         sizes = model_size(spec, variables, x, args, rngs)
         row.update({n: sizes[n] for n in SIZE_PROXIES if n in names})
-    row = {n: row[n] for n in names_out if n in row}
+    if "reg_swap" in asked:
+        row["reg_swap"] = float(reg_swap_score(row["swap"], row["params"], *reg_swap))
+    row = {n: row[n] for n in asked if n in row}
     bad = [n for n, v in row.items() if not math.isfinite(v) and n not in skipped]
     if bad:
         warnings.warn(f"{', '.join(bad)} not finite for this model: recorded as NaN", NumericalWarning, stacklevel=2)
@@ -575,7 +587,7 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
     return row
 
 
-def _unreadable_relus(spec: ModelSpec, proxies: Any, names: Sequence[str], variables: Tree, x: Any,
+def _unreadable_relus(spec: ModelSpec, explicit: set[str], names: Sequence[str], variables: Tree, x: Any,
                       args: Sequence[Any], rngs: Any) -> list[str]:
     """The ReLU-reading proxies of a selection that this model cannot give, to record as NaN with a warning.
 
@@ -595,7 +607,7 @@ def _unreadable_relus(spec: ModelSpec, proxies: Any, names: Sequence[str], varia
         reason = relu_problem(lambda v, i: spec.call(v, i, args, rngs=rngs)[0], variables, x)
         if reason is None:
             return []
-    asked = [n for n in relus if n in named(proxies)]
+    asked = [n for n in relus if n in explicit]
     if asked:
         raise ContractError(f"{', '.join(asked)} {'reads' if len(asked) == 1 else 'read'} every ReLU the model "
                             f"applies: {reason}")

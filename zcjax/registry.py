@@ -67,7 +67,7 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
     Proxy("nwot", ("relu",), False, True, "log|det K|, K: how many ReLU units each pair of images agree on (NASWOT)"),
     Proxy("swap", ("swap",), False, True, "distinct activation patterns of the ReLU units over 16 images (SWAP)"),
     Proxy("reg_swap", ("swap", "shape"), False, True, "swap x exp(-(P / 1000 - mu)^2 / sigma), P the parameter "
-          "count (reg-SWAP; mu, sigma: --reg-swap)", ("nb201",), constants=("mu", "sigma")),
+          "count (reg-SWAP; mu, sigma: --reg-swap)", constants=("mu", "sigma")),
     Proxy("meco", ("meco",), False, True, "sum of min eigenvalues of the channel correlation of every module's "
           "output on one image (MeCo)"),
     Proxy("meco_opt", ("meco_opt",), False, True, "meco on 8 random channels of each module's output, scaled "
@@ -199,6 +199,12 @@ def named(names: str | Iterable[str]) -> set[str]:
     if isinstance(names, str):
         names = names.split(",")
     return {n.strip() for n in names if n.strip() and n.strip() not in GROUPS}
+
+
+def registry_order(names: Iterable[str]) -> tuple[str, ...]:
+    """Registered result names, de-duplicated, in registry order."""
+    wanted = set(names)
+    return tuple(n for n in all_names() if n in wanted)
 
 
 def needed_passes(names: Iterable[str]) -> frozenset[str]:

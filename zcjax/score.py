@@ -97,7 +97,7 @@ def run_settings(config: ScoreConfig, x: np.ndarray | None = None, y: np.ndarray
                 "precision": PRECISION if config.precision == "float32" else "float64: every proxy",
                 "minibatch": minibatch, "zcjax": __version__}
     if config.reg_swap is not None:  # recorded only when asked for, so that earlier files resume
-        settings["constants"] = {"reg_swap": {"mu": config.reg_swap[0], "sigma": config.reg_swap[1]}}
+        settings["constants"] = {"reg_swap": dict(zip(("mu", "sigma"), config.reg_swap))}
     return registry.with_revisions(settings)
 
 
@@ -251,7 +251,6 @@ def _score_space(space: Any, args: argparse.Namespace, argv: Sequence[str] | Non
     """The run of ``zcjax.score`` for a space other than NAS-Bench-201 (:mod:`zcjax.space_scoring`)."""
     for flag, given in (("--torch-weights", args.torch_weights), ("--chunk-size", args.chunk_size),
                         ("--weight-init", args.weight_init != "pytorch"), ("--bias-init", args.bias_init != "pytorch"),
-                        ("--reg-swap", args.reg_swap is not None),
                         ("--distributed", args.distributed or args.coordinator or args.num_processes is not None)):
         if given:
             raise UsageError(f"{flag} is for nb201 only, not space {space.name}")
@@ -265,7 +264,8 @@ def _score_space(space: Any, args: argparse.Namespace, argv: Sequence[str] | Non
         warnings.showwarning = _show_warning
         config = space_scoring.SpaceScoreConfig(space=space.name, task=args.dataset, proxies=args.proxies,
                                                 init_seed=args.init_seed, strategy=args.strategy,
-                                                options=space_scoring.parse_options(args.option))
+                                                options=space_scoring.parse_options(args.option),
+                                                reg_swap=args.reg_swap)
     archs = space_scoring.select_archs(space, config.task, args.arch, args.archs_file, args.indices, args.sample,
                                        args.seed, args.all, args.trained)
     x = y = source = None

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import registry
+from .proxies.activation import reg_swap_constants
 
 SPACE_STRATEGIES = ("auto", "per-cell", "batched")
 
@@ -56,6 +57,8 @@ class SpaceScoreConfig:
       strategy: 'auto', 'per-cell' or 'batched' (see the module docstring).
       options: the space's network options (e.g. ``{'stem_channels': 16}``),
         as a tuple of ``(name, value)`` pairs (sorted; JSON values).
+      reg_swap: reg_swap's ``(mu, sigma)``, needed when it is asked for
+        (see :class:`zcjax.ScoreConfig`).
     """
 
     space: str = "nas_bench_macro"
@@ -64,6 +67,7 @@ class SpaceScoreConfig:
     init_seed: int = 0
     strategy: str = "auto"
     options: tuple[tuple[str, Any], ...] = ()
+    reg_swap: tuple[float, float] | None = None
 
     def __post_init__(self):
         space = _space(self.space)
@@ -90,6 +94,7 @@ class SpaceScoreConfig:
                              f"and the arch-as-data network of space {space.name} applies every candidate's: "
                              "use --strategy per-cell")
         object.__setattr__(self, "options", tuple(sorted(dict(self.options).items())))
+        object.__setattr__(self, "reg_swap", reg_swap_constants(self.proxies, self.reg_swap))
 
     @property
     def needs_data(self) -> bool:
@@ -188,7 +193,8 @@ class SpaceScorer:
                 net = self.network(canonical, arch_as_data=True)
                 variables = self.space.shared_variables(canonical, variables, self.config.task,
                                                         **dict(self.config.options))
-            values.update(net.score(variables, self._minibatch(tuple(net.input_shape)), computed, key))
+            values.update(net.score(variables, self._minibatch(tuple(net.input_shape)), computed, key,
+                                    reg_swap=self.config.reg_swap))
         row: dict[str, Any] = {}
         if self.space.size is not None:
             row["index"] = int(self.space.index(canonical))
@@ -214,7 +220,8 @@ def space_settings(config: SpaceScoreConfig, x: np.ndarray | None = None, y: np.
         "init": {"seed": config.init_seed, "scheme": "space default"},
         "network": json.loads(json.dumps(dict(config.options))),
         "precision": "float32; synflow, synflow_bn and the jacob_cov eigenvalues float64",
-        "minibatch": minibatch, "zcjax": __version__})
+        "minibatch": minibatch, "zcjax": __version__,
+        **({"constants": {"reg_swap": dict(zip(("mu", "sigma"), config.reg_swap))}} if config.reg_swap else {})})
 
 
 __all__ = ["SPACE_STRATEGIES", "SpaceScoreConfig", "SpaceScorer", "arch_key", "space_settings", "to_input_layout",

@@ -142,6 +142,22 @@ def check_reg_swap(constants: Any) -> tuple[float, float]:
     return mu, sigma
 
 
+def reg_swap_constants(names: Sequence[str], constants: Any) -> tuple[float, float] | None:
+    """A run's reg_swap constants, checked against its proxy names: needed with reg_swap, refused without it.
+
+    Raises:
+      ValueError: one line naming the problem.
+    """
+    if "reg_swap" not in names:
+        if constants is not None:
+            raise ValueError("reg_swap constants were given, but reg_swap is not among the proxies")
+        return None
+    if constants is None:
+        raise ValueError("reg_swap needs its constants mu and sigma (thousands of parameters, and its square): "
+                         "--reg-swap MU,SIGMA, or reg_swap=(mu, sigma) in Python; the SWAP code holds none")
+    return check_reg_swap(constants)
+
+
 def channel_correlation_min_eigenvalue(feature: jax.Array) -> jax.Array:
     """The smallest eigenvalue of the Pearson correlation of a feature map's channels.
 
