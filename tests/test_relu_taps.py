@@ -127,12 +127,13 @@ def test_a_model_whose_relus_cannot_be_read_refuses_them_by_name_and_gives_nan_i
                            split_rngs={"params": False}, length=2)
             return nn.Dense(3)(step(self, x, None)[0])
 
-    x, y = jnp.ones((4, 5)), jnp.arange(4) % 3
+    x, y = jax.random.normal(jax.random.key(1), (4, 5)), jnp.arange(4) % 3
     for model, problem in ((Tanh(), "the model applies no ReLU"), (Scanned(), "a ReLU inside scan")):
         variables = model.init(jax.random.key(0), x)
         with pytest.raises(ContractError, match=f"nwot reads every ReLU the model applies: {problem}"):
             zcjax.score_model(model, variables, (x, y), "snip,nwot")
-        with pytest.warns(zcjax.NumericalWarning, match=f"nwot, swap, te_linear_regions recorded as NaN: {problem}"):
+        with pytest.warns(zcjax.NumericalWarning, match=f"nwot, swap, te_linear_regions recorded as NaN: they read "
+                                                        f"every ReLU the model applies: {problem}"):
             scores = zcjax.score_model(model, variables, (x, y), "all")
         assert all(np.isnan(scores[n]) for n in ("nwot", "swap", "te_linear_regions")) and scores["snip"] > 0
     model, variables, x = net

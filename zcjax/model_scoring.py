@@ -53,8 +53,8 @@ from .proxies.te_nas import linear_regions, ntk_score
 from .proxies.synflow import require_x64
 from .registry import PROXIES, base_proxy, named, needed_passes, reads_relus, registry_order, resolve
 from .relu_taps import ReluInLoopError, relu_inputs, relu_problem
-from .scoring import (FLOAT64_PROXIES, GAUSSIAN_BATCH, GAUSSIAN_SEED, SWAP_SAMPLES, _results, cross_entropy,
-                      meco_opt_key, meco_randn_image)
+from .scoring import (FLOAT64_PROXIES, GAUSSIAN_BATCH, GAUSSIAN_SEED, NTK_PARAMETERS, SWAP_SAMPLES, _results,
+                      cross_entropy, meco_opt_key, meco_randn_image)
 
 SIZE_PROXIES = ("params", "flops")
 HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot", "te_ntk")  # a float32 part hands an array to the float64 stage
@@ -98,23 +98,25 @@ def _probe(spec: ModelSpec, variables: Tree, x: Any, args: Sequence[Any], owners
     return jax.eval_shape(run, variables, x, tuple(args), rngs)
 
 
-NTK_PARAMETERS = ("kernel", "scale")  # TE-NAS's "weight" parameters: conv/dense kernels, norm scales
+def ntk_paths(params: Tree) -> list[Path]:
+    """The paths of te_ntk's parameters: those named as in :data:`zcjax.scoring.NTK_PARAMETERS`."""
+    return [p for p in flatten(params) if p[-1] in NTK_PARAMETERS]
 
 
 def _ntk(spec: ModelSpec, variables: Tree, x: jax.Array, args: Sequence[Any], rngs: Any) -> jax.Array:
     """TE-NAS's empirical NTK (N, N) of the minibatch: J J^T, J = d(each input's summed outputs) / d(weights).
 
-    The weights are the parameters named ``kernel`` or ``scale`` (conv and dense
-    kernels, BatchNorm and LayerNorm scales: what the official code takes as
-    every parameter named "weight"). One ``jax.jacrev`` over the batched call,
+    The weights are the parameters named ``kernel``, ``scale`` or ``bn_scale``
+    (conv and dense kernels, BatchNorm and LayerNorm scales: what the official
+    code takes as every parameter named "weight"; an ``nn.Embed`` table is not
+    among them). One ``jax.jacrev`` over the batched call,
     so a BatchNorm on batch statistics couples the inputs as it does in the
     forward pass.
     """
     if x.shape[0] < 2:
         raise ValueError("te_ntk needs a minibatch of at least 2 inputs (the NTK's condition number)")
     params = variables["params"]
-    paths = [p for p in flatten(params) if p[-1] in NTK_PARAMETERS]
-    weights = select(params, paths)
+    weights = select(params, ntk_paths(params))
 
     def summed(w):
         out, _ = spec.call({**variables, "params": merge(params, w)}, x, args, rngs=rngs)
@@ -555,8 +557,11 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
     if "jacobian" in needed_passes(names) and not jnp.issubdtype(x.dtype, jnp.inexact):
         raise ValueError(f"jacob_cov needs float inputs (it differentiates by them), got {x.dtype}")
 
-    explicit = named(proxies) | ({"swap"} if "reg_swap" in named(proxies) else set())  # reg_swap reads swap
-    skipped = _unreadable_relus(spec, explicit, names, variables, x, args, rngs)
+    explicit, shown = set(named(proxies)), {}
+    if "reg_swap" in explicit and "swap" not in explicit:  # reg_swap reads swap
+        explicit.add("swap")
+        shown["swap"] = "reg_swap (through swap)"
+    skipped = _unavailable(spec, explicit, names, variables, x, out_shape, args, rngs, shown)
     names = tuple(n for n in names if n not in skipped)
     row: dict[str, Any] = {n: math.nan for n in skipped}
     f32 = tuple(n for n in names if base_proxy(n) not in ("synflow", "synflow_bn") and n not in SIZE_PROXIES)
@@ -587,32 +592,45 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
     return row
 
 
-def _unreadable_relus(spec: ModelSpec, explicit: set[str], names: Sequence[str], variables: Tree, x: Any,
-                      args: Sequence[Any], rngs: Any) -> list[str]:
-    """The ReLU-reading proxies of a selection that this model cannot give, to record as NaN with a warning.
+def _unavailable(spec: ModelSpec, explicit: set[str], names: Sequence[str], variables: Tree, x: Any,
+                 out_shape: Any, args: Sequence[Any], rngs: Any, shown: dict[str, str]) -> list[str]:
+    """The proxies of a selection that this model cannot give, to record as NaN with a warning.
 
     nwot, swap and te_linear_regions read every ReLU the model applies: a model
     that applies none, or one inside a loop or a branch, or a network holding
-    every candidate op (``layer_mask``), has no such value. Named one by one
-    they are refused (ContractError, one line); selected through a group
-    ('all', 'data-free') they are NaN, with a warning, so the group keeps its
-    columns for every model.
+    every candidate op (``layer_mask``), has no such value. te_ntk needs
+    parameters named ``kernel`` or ``scale`` and an output with the batch axis
+    first. Named one by one, such a proxy is refused (ContractError, one line;
+    ``shown`` names it as the user asked, e.g. reg_swap for the swap it reads);
+    selected through a group ('all', 'data-free') it is NaN, with a warning, so
+    the group keeps its columns for every model.
     """
+    problems: dict[str, tuple[str, str]] = {}  # name: (verb, what it cannot have)
     relus = reads_relus(names)
-    if not relus:
-        return []
-    if spec.layer_mask is not None:
-        reason = "a network with masked candidate layers (layer_mask) applies the unused ones' ReLUs too"
-    else:
-        reason = relu_problem(lambda v, i: spec.call(v, i, args, rngs=rngs)[0], variables, x)
-        if reason is None:
-            return []
-    asked = [n for n in relus if n in explicit]
+    if relus:
+        if spec.layer_mask is not None:
+            reason = "a network with masked candidate layers (layer_mask) applies the unused ones' ReLUs too"
+        else:
+            reason = relu_problem(lambda v, i: spec.call(v, i, args, rngs=rngs)[0], variables, x)
+        if reason is not None:
+            problems.update({n: ("read", f"every ReLU the model applies: {reason}") for n in relus})
+    if "te_ntk" in names:
+        if not ntk_paths(variables["params"]):
+            problems["te_ntk"] = ("differentiate", "the parameters named " + ", ".join(NTK_PARAMETERS)
+                                  + ", and the model has none")
+        elif out_shape.ndim < 1 or out_shape.shape[0] != x.shape[0]:
+            problems["te_ntk"] = ("need", f"an output with the batch axis first, got shape {out_shape.shape}")
+    asked = [n for n in problems if n in explicit]
     if asked:
-        raise ContractError(f"{', '.join(asked)} {'reads' if len(asked) == 1 else 'read'} every ReLU the model "
-                            f"applies: {reason}")
-    warnings.warn(f"{', '.join(relus)} recorded as NaN: {reason}", NumericalWarning, stacklevel=3)
-    return relus
+        verb, what = problems[asked[0]]
+        raise ContractError(f"{shown.get(asked[0], asked[0])} {verb}s {what}")
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    for n, reason in problems.items():
+        by_reason.setdefault(reason, []).append(n)
+    for (verb, what), group in by_reason.items():
+        warnings.warn(f"{', '.join(group)} recorded as NaN: {'they' if len(group) > 1 else 'it'} "
+                      f"{verb if len(group) > 1 else verb + 's'} {what}", NumericalWarning, stacklevel=3)
+    return list(problems)
 
 
 def _check_labels(spec: ModelSpec, x: Any, y: Any, out: jax.ShapeDtypeStruct) -> None:

@@ -94,10 +94,13 @@ def meco_randn_image(dtype: Any = jnp.float32, shape: Sequence[int] = (MECO_RAND
     return jax.random.normal(key, (1, *shape), jnp.float32).astype(dtype)
 
 
+NTK_PARAMETERS = ("kernel", "scale", "bn_scale")  # TE-NAS's "weight" parameters (bn_scale: NASLib's cell BatchNorm)
+
+
 def ntk_of(model: Any, params: Tree, ops: jax.Array | None, x: jax.Array) -> jax.Array:
     """The empirical NTK (N, N) of a batch: J J^T, J = d(each image's summed logits) / d(kernels and BN scales)."""
     def is_weight(path, _):
-        return path[-1].key in ("kernel", "scale", "bn_scale")  # bn_scale: NASLib's cell BatchNorm, in its conv
+        return path[-1].key in NTK_PARAMETERS
 
     flat, tree = jax.tree_util.tree_flatten_with_path(params)
     chosen = [i for i, (path, leaf) in enumerate(flat) if is_weight(path, leaf)]

@@ -28,7 +28,9 @@ import numpy as np
 import zcjax
 from zcjax import provenance, results, stats
 from zcjax.data import get_minibatch
+from zcjax.proxies.activation import reg_swap_constants
 from zcjax.registry import PROXIES, base_proxy, resolve
+from zcjax.score import _reg_swap_constants
 
 import zcjax.spaces as spaces
 from zcjax.spaces import macro
@@ -37,12 +39,14 @@ from zcjax.spaces.macro.network import numpy_init
 SPACE = "nas_bench_macro"
 
 
-def settings(proxies: list[str], sample: int, seed: int, init_seed: int, x, y) -> dict:
+def settings(proxies: list[str], sample: int, seed: int, init_seed: int, x, y,
+             reg_swap: tuple[float, float] | None = None) -> dict:
     needs_data = any(PROXIES[base_proxy(n)].needs_data for n in proxies)
     minibatch = None
     if needs_data:
         minibatch = provenance.minibatch_record(x, y)
-    return {"space": SPACE, "dataset": "cifar10", "proxies": proxies,
+    constants = {} if reg_swap is None else {"constants": {"reg_swap": dict(zip(("mu", "sigma"), reg_swap))}}
+    return {**constants, "space": SPACE, "dataset": "cifar10", "proxies": proxies,
             "sample": {"n": sample, "seed": seed, "method": "Space.sample(seed, n)"},
             "init": {"seed": init_seed, "scheme": "numpy_init (PyTorch default laws), default_rng([seed, index])"},
             "network": {"stem_channels": 32, "head_channels": 1280, "stages": [2, 3, 3]},
@@ -53,13 +57,14 @@ def settings(proxies: list[str], sample: int, seed: int, init_seed: int, x, y) -
 
 def score(args: argparse.Namespace) -> None:
     proxies = list(resolve(args.proxies, engine="model"))
+    reg_swap = args.reg_swap
     space = spaces.get(SPACE)
     x, y = get_minibatch("cifar10", args.batch_size)
     x = np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1)))  # NCHW -> the model's NHWC
     needs_data = any(PROXIES[base_proxy(n)].needs_data for n in proxies)
     archs = space.sample(args.seed, args.sample)
     columns = ["index", "arch", *proxies, "mean_acc", "std"]
-    record = settings(proxies, args.sample, args.seed, args.init_seed, x, y)
+    record = settings(proxies, args.sample, args.seed, args.init_seed, x, y, reg_swap)
     start = time.time()
     with results.RowWriter(args.output, columns, resume=args.resume, settings=record,
                            info={"script": "results/macro/score_macro.py"}) as writer:
@@ -68,7 +73,7 @@ def score(args: argparse.Namespace) -> None:
             index = space.index(arch)
             net = space.network(arch)
             variables = numpy_init(net.shapes(), np.random.default_rng([args.init_seed, index]))
-            row = net.score(variables, (x, y) if needs_data else None, proxies)
+            row = net.score(variables, (x, y) if needs_data else None, proxies, reg_swap=reg_swap)
             truth = macro.record(arch)
             writer.write({"index": index, "arch": space.format(arch), **row,
                           "mean_acc": truth["mean_acc"], "std": truth["std"]})
@@ -105,6 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init-seed", type=int, default=0)
     parser.add_argument("--proxies", default="synflow,params,flops")
+    parser.add_argument("--reg-swap", metavar="MU,SIGMA", type=_reg_swap_constants, default=None,
+                        help="reg_swap's constants (as zcjax.score --reg-swap), needed with reg_swap")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--output")
     parser.add_argument("--resume", action="store_true")
@@ -115,6 +122,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.output:
         parser.error("--output is required to score")
+    try:
+        args.reg_swap = reg_swap_constants(resolve(args.proxies, engine="model"), args.reg_swap)
+    except ValueError as e:  # an unknown proxy, or reg_swap without its constants (or the reverse)
+        parser.error(str(e))
     score(args)
 
 
