@@ -261,6 +261,28 @@ def test_a_shared_layer_counts_every_call(batch):
     assert scores["flops"] == 64 * 9 + 2 * 64 * 81 + 30 and scores["fisher"] > 0
 
 
+def test_kept_probes_follow_the_input_types_and_the_model():
+    """The model engine keeps each abstract probe by program and input types: a new shape or model is probed anew."""
+    from zcjax import model_scoring
+
+    class Pooled(nn.Module):
+        features: int = 3
+
+        @nn.compact
+        def __call__(self, x):
+            return nn.Dense(10)(nn.Conv(self.features, (3, 3))(x).mean(axis=(1, 2)))
+
+    def flops(model, size):
+        shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, size, size, 3)))
+        return zcjax.score_model(model, shapes, None, "flops", input_shape=(size, size, 3))["flops"]
+
+    model_scoring._PROBES.clear()
+    assert flops(Pooled(), 4) == 16 * 27 * 3 + 30 and len(model_scoring._PROBES) == 1
+    assert flops(Pooled(), 4) == 16 * 27 * 3 + 30 and len(model_scoring._PROBES) == 1  # kept
+    assert flops(Pooled(), 6) == 36 * 27 * 3 + 30 and len(model_scoring._PROBES) == 2  # another input shape
+    assert flops(Pooled(5), 6) == 36 * 27 * 5 + 50 and len(model_scoring._PROBES) == 3  # another model
+
+
 def test_functools_partial_apply_fn(cnn, batch):
     model, variables = cnn
     apply_fn = functools.partial(model.apply, train=True)

@@ -88,14 +88,43 @@ def _mask(spec: ModelSpec, params: Tree, weights: Tree, args: Sequence[Any]) -> 
     return spec.layer_mask(params, *args)
 
 
+_PROBES: dict[Any, tuple[Any, Tree, Tree]] = {}  # the probes' results, by the program and its inputs' types
+_MAX_PROBES = 64
+
+
+def _types(tree: Any) -> tuple:
+    """A pytree's structure and each leaf's abstract type (shape, dtype, weak type): a hashable key."""
+    leaves, treedef = jax.tree.flatten(tree)
+    return treedef, tuple(jax.ShapeDtypeStruct(leaf.shape, leaf.dtype) if isinstance(leaf, jax.ShapeDtypeStruct)
+                          else jax.typeof(leaf) for leaf in leaves)
+
+
 def _probe(spec: ModelSpec, variables: Tree, x: Any, args: Sequence[Any], owners: frozenset[Path],
            rngs: Any = None) -> tuple[Any, Tree, Tree]:
-    """Shapes of (output, zero perturbations, sown layer outputs) of one intercepted call, by ``jax.eval_shape``."""
+    """Shapes of (output, zero perturbations, sown layer outputs) of one intercepted call, by ``jax.eval_shape``.
+
+    An abstract call depends on the program (``spec.static_key()``, the layers
+    intercepted) and on its inputs' types only, so its result is kept for the
+    next call with the same (a population's cells, an arch-as-data network).
+    """
     def run(v, inputs, a, r):
         out, state = spec.call(v, inputs, a, mutable=[PERTURBATIONS, OUTPUTS], rngs=r,
                                interceptors=[layer_interceptor(owners, spec.output_methods)])
         return out, state.get(PERTURBATIONS, {}), state.get(OUTPUTS, {})
-    return jax.eval_shape(run, variables, x, tuple(args), rngs)
+
+    try:
+        key = (spec.static_key(), owners, _types((variables, x, tuple(args), rngs)))
+        hash(key)
+    except TypeError:  # an unhashable field or leaf: probe every time
+        return jax.eval_shape(run, variables, x, tuple(args), rngs)
+    if key not in _PROBES:
+        if len(_PROBES) >= _MAX_PROBES > 0:
+            _PROBES.pop(next(iter(_PROBES)))
+        shapes = jax.eval_shape(run, variables, x, tuple(args), rngs)
+        if _MAX_PROBES <= 0:  # keeping none (bench/bench_depthwise.py measures the difference)
+            return shapes
+        _PROBES[key] = shapes
+    return _PROBES[key]
 
 
 def ntk_paths(params: Tree) -> list[Path]:

@@ -184,10 +184,11 @@ class SpaceScorer:
         static = self.network(canonical)
         sizes = [n for n in ("params", "flops") if n in names]
         computed = [n for n in names if n not in sizes]
-        values = static.score(static.shapes(), None, sizes) if sizes else {}
+        # Weights always come from the static network's init, so both strategies score the same weights;
+        # params and flops read their shapes (or, when nothing else is asked, the shapes alone).
+        variables = static.init(key) if computed else static.shapes()
+        values = static.score(variables, None, sizes) if sizes else {}
         if computed:
-            # Weights always come from the static network's init, so both strategies score the same weights.
-            variables = static.init(key)
             net = static
             if self.strategy_for() == "batched":
                 net = self.network(canonical, arch_as_data=True)
