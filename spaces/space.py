@@ -89,7 +89,8 @@ class SpaceNetwork:
         return ModelSpec(self.module, variables, **fields)
 
     def score(self, variables: Any = None, batch: tuple[Any, Any] | None = None, proxies: str | Sequence[str] = "all",
-              key: Any = None, reg_swap: tuple[float, float] | None = None, **overrides: Any) -> dict[str, float]:
+              key: Any = None, reg_swap: tuple[float, float] | None = None, jit: bool = True,
+              **overrides: Any) -> dict[str, float]:
         """Scores the network with :func:`zcjax.score_model` (the space's conventions, this network's ``args``).
 
         Args:
@@ -99,6 +100,8 @@ class SpaceNetwork:
           proxies: names, 'all' or 'data-free'.
           key: a JAX key for the initial weights (and rng streams).
           reg_swap: reg_swap's ``(mu, sigma)``, when it is asked for.
+          jit: False runs the proxies op by op, no program of this network's
+            own (:func:`zcjax.score_model`).
           **overrides: ModelSpec fields that replace the space's.
 
         Returns:
@@ -115,7 +118,8 @@ class SpaceNetwork:
                 if key is None:
                     raise ValueError("give variables or a key to draw them from")
                 variables = self.init(key)
-        return score_model(self.spec(**overrides), variables, batch, proxies, key, args=self.args, reg_swap=reg_swap)
+        return score_model(self.spec(**overrides), variables, batch, proxies, key, args=self.args, reg_swap=reg_swap,
+                           jit=jit)
 
 
 def as_rng(key_or_rng: Any) -> np.random.Generator:

@@ -73,6 +73,17 @@ def test_user_cnn_scores_every_proxy(cnn, batch):
     assert running["snip"] != scores["snip"]
 
 
+def test_op_by_op_equals_the_compiled_stages(cnn, batch):
+    """score_model(jit=False) runs the same stages without a program of the model's own: the same values."""
+    model, variables = cnn
+    names = "synflow,synflow_ssnr_layerwise,snip,grasp,fisher,jacob_cov,params"
+    compiled = zcjax.score_model(model, variables, batch, names)
+    eager = zcjax.score_model(model, variables, batch, names, jit=False)
+    assert list(eager) == list(compiled)
+    for n in compiled:
+        assert eager[n] == pytest.approx(compiled[n], rel=1e-4, abs=1e-9), n
+
+
 def test_grasp_hessian_vector_product_is_a_finite_difference_of_gradients():
     class Smooth(nn.Module):
         @nn.compact

@@ -76,6 +76,21 @@ def test_batched_and_per_cell_score_the_same_weights():
     chex.assert_trees_all_close(rows["per-cell"], rows["batched"], rtol=2e-5)
 
 
+@pytest.mark.slow  # each op compiles once on its first call: ~100 s for this network on the 2-core machine
+def test_eager_equals_per_cell_with_the_minibatch_proxies_too():
+    """--strategy eager runs the static network op by op: the per-cell program's values, to rounding."""
+    x, y = get_minibatch("cifar10", 8)
+    rows = {}
+    for strategy in ("per-cell", "eager"):
+        config = ss.SpaceScoreConfig(space="macro", proxies="synflow,snip,params,flops", strategy=strategy,
+                                     options=TINY)
+        rows[strategy] = ss.SpaceScorer(config, x, y).score_one(ARCHS[0])
+        assert rows[strategy].pop("arch") == ARCHS[0]
+    assert list(rows["eager"]) == list(rows["per-cell"])
+    chex.assert_trees_all_close(rows["eager"], rows["per-cell"], rtol=1e-5)
+    assert rows["eager"]["synflow"] > 0 and rows["eager"]["snip"] > 0
+
+
 def test_weights_do_not_depend_on_the_run():
     space = spaces.get("macro")
     data = lambda key: np.asarray(jax.random.key_data(key))  # noqa: E731
@@ -106,7 +121,8 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     one_line_error(capsys, ["--space", "nb999", "--sample", "1", *base], "unknown search space 'nb999'")
     one_line_error(capsys, ["--space", "macro", "--arch", "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",
                             *base], "invalid NAS-Bench-Macro arch")
-    one_line_error(capsys, ["--space", "macro", "--sample", "1", "--strategy", "eager", *base], "eager is for nb201")
+    one_line_error(capsys, ["--space", "tnb101_micro", "--sample", "1", "--strategy", "batched", *base],
+                   "space tnb101_micro has no arch-as-data network")
     one_line_error(capsys, ["--space", "macro", "--sample", "1", "--torch-weights", "w.npz", *base],
                    "--torch-weights is for nb201 only")
     one_line_error(capsys, ["--space", "macro", "--sample", "1", "--task", "cifar100", *base],

@@ -455,7 +455,9 @@ _STAGES: dict[Any, tuple[Any, Any]] = {}
 _MAX_STAGES = 16
 
 
-def _compiled(spec: ModelSpec, f32: tuple[str, ...], f64: tuple[str, ...], input_shape, input_dtype):
+def _compiled(spec: ModelSpec, f32: tuple[str, ...], f64: tuple[str, ...], input_shape, input_dtype,
+              jit: bool = True):
+    """The two stages for one model and selection: jitted (kept for the next call), or plain when ``jit`` is False."""
     spec = spec.replace(variables=None)  # the cache keeps programs, not weights
     def stage32(variables, x, y, args, rngs):
         return model_float32_stage(spec, f32, variables, x, y, args, rngs)
@@ -463,6 +465,8 @@ def _compiled(spec: ModelSpec, f32: tuple[str, ...], f64: tuple[str, ...], input
     def stage64(variables, jacobian, args, rngs):
         return model_float64_stage(spec, f64, variables, input_shape, jacobian, args, rngs, input_dtype)
 
+    if not jit:  # op by op: each primitive's executable is shared by every model with the same layer shapes
+        return stage32, stage64
     try:
         key = (spec.static_key(), f32, f64, input_shape, str(input_dtype))
         hash(key)
@@ -486,7 +490,7 @@ def _first_line(e: BaseException) -> str:
 
 def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | None = None,
                 proxies: str | Sequence[str] = "all", key: jax.Array | None = None, *, args: Sequence[Any] = (),
-                spec: ModelSpec | None = None, reg_swap: tuple[float, float] | None = None,
+                spec: ModelSpec | None = None, reg_swap: tuple[float, float] | None = None, jit: bool = True,
                 **options: Any) -> dict[str, float]:
     """Scores one Flax model with the zero-cost proxies.
 
@@ -507,6 +511,13 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
       reg_swap: reg-SWAP's ``(mu, sigma)`` (mu in thousands of parameters,
         sigma in their square), needed when ``reg_swap`` is asked for: swap
         times ``exp(-(params / 1000 - mu)^2 / sigma)``, params exact.
+      jit: compile each stage into one program for this model (kept for the
+        next call with the same model, selection and input types). False runs
+        the stages op by op: no program of this model's own, each primitive's
+        executable shared with every model of the same layer shapes, which
+        pays on a CPU when many distinct models are each scored once (a
+        space's cells, ``zcjax.score --strategy eager``). The same values up
+        to floating-point rounding.
       **options: :class:`ModelSpec` fields (``saliency``, ``loss``,
         ``train_kwargs``, ``mutable``, ``synflow_batchnorm``,
         ``batchnorm_types``, ``output_methods``, ``layer_mask``,
@@ -599,7 +610,7 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
     if computed and _is_abstract(variables):
         raise ValueError(f"abstract variables (jax.eval_shape) give params and flops only, not {computed[0]}")
     if f32 or f64:
-        stage32, stage64 = _compiled(spec, f32, f64, input_shape, x.dtype)
+        stage32, stage64 = _compiled(spec, f32, f64, input_shape, x.dtype, jit)
         out32 = stage32(variables, x, y, args, rngs) if f32 else {}
         handoff = {k: out32.pop(k) for k in HANDOFF if k in out32}
         out64 = {}

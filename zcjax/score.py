@@ -225,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", "-o", default="-", help=".jsonl or .csv file, or - for JSON lines on stdout")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --output")
     run.add_argument("--strategy", default="auto", choices=STRATEGIES,
-                     help="how cells run: eager layers, a program per cell, or one batched program (README)")
+                     help="how cells run: op by op (eager; nb201: its layers compiled once), a program per cell, "
+                          "or one batched program (README)")
     run.add_argument("--chunk-size", type=int, help="cells per batched program call")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--compile-cache", metavar="DIR", default=compile_cache.default_dir(),
@@ -254,8 +255,6 @@ def _score_space(space: Any, args: argparse.Namespace, argv: Sequence[str] | Non
                         ("--distributed", args.distributed or args.coordinator or args.num_processes is not None)):
         if given:
             raise UsageError(f"{flag} is for nb201 only, not space {space.name}")
-    if args.strategy == "eager":
-        raise UsageError(f"--strategy eager is for nb201 only; space {space.name} takes auto, per-cell or batched")
     if args.resume and args.output == "-":
         raise UsageError("--resume needs an --output file")
     if args.batch_size < 1:

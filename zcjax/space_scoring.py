@@ -1,11 +1,16 @@
 """Scoring the architectures of any registered search space (:class:`zcjax.spaces.Space`).
 
 Each architecture's network comes from ``space.network(arch, task, **options)``
-and is scored by :func:`zcjax.score_model` with the space's conventions. Two
-strategies:
+and is scored by :func:`zcjax.score_model` with the space's conventions.
+Three strategies:
 
 * ``per-cell``: the architecture's own static network, one compiled program
   per distinct network;
+* ``eager``: the same static network run op by op (``score_model(jit=False)``):
+  no program of its own, each primitive's executable shared by every network
+  with the same layer shapes; on a CPU, where a large network's program takes
+  seconds to compile, the cheaper way through many distinct cells (measured in
+  bench/RESULTS.md, ``depthwise`` section);
 * ``batched``: for a space with ``arch_as_data`` networks, one network holding
   every candidate with the architecture as an input, so one compiled program
   serves every architecture (each architecture's weights still its own).
@@ -36,7 +41,7 @@ import numpy as np
 from . import registry
 from .proxies.activation import reg_swap_constants
 
-SPACE_STRATEGIES = ("auto", "per-cell", "batched")
+SPACE_STRATEGIES = ("auto", "per-cell", "eager", "batched")
 
 
 def _space(space: Any) -> Any:
@@ -54,7 +59,7 @@ class SpaceScoreConfig:
       task: one of the space's tasks (None: its first); canonicalised.
       proxies: result names (see :func:`zcjax.registry.resolve`).
       init_seed: seed of every architecture's initial weights.
-      strategy: 'auto', 'per-cell' or 'batched' (see the module docstring).
+      strategy: 'auto', 'per-cell', 'eager' or 'batched' (see the module docstring).
       options: the space's network options (e.g. ``{'stem_channels': 16}``),
         as a tuple of ``(name, value)`` pairs (sorted; JSON values).
       reg_swap: reg_swap's ``(mu, sigma)``, needed when it is asked for
@@ -195,7 +200,7 @@ class SpaceScorer:
                 variables = self.space.shared_variables(canonical, variables, self.config.task,
                                                         **dict(self.config.options))
             values.update(net.score(variables, self._minibatch(tuple(net.input_shape)), computed, key,
-                                    reg_swap=self.config.reg_swap))
+                                    reg_swap=self.config.reg_swap, jit=self.strategy_for() != "eager"))
         row: dict[str, Any] = {}
         if self.space.size is not None:
             row["index"] = int(self.space.index(canonical))

@@ -2,8 +2,10 @@
 # Score files for the SSNR Table 1 (results/ssnr/table1.py). Each run is resumable: rerun this
 # script after an interruption and it scores only the cells its file lacks. NB201 rows read the
 # full-space files under results/nb201/ (results/nb201/README.md says how they were made).
-# On the 2-core CPU a full-size NB301 cell takes ~15 s and a TransNAS-Bench-101 micro cell 3-15 s
-# (float64 synflow compiles per cell); a GPU or more cores shorten that (zcjax.score --help).
+# NB301 and TransNAS-Bench-101 cells run op by op (--strategy eager: no program per cell; each op
+# compiles once and serves every later cell): once warm, ~5-7 s a full-size NB301 cell and ~3 s a
+# TransNAS-Bench-101 micro cell on the 2-core CPU, against ~30 s and ~6 s with a program per cell
+# (bench/NOTES.md, session 18); a GPU or more cores shorten that (zcjax.score --help).
 # Rows run in this order; `sh results/ssnr/run_table1.sh tnb101` runs only the TransNAS-Bench-101 rows.
 set -eu
 case "${1:-}" in "" | tnb101) ;; *) echo "usage: sh $0 [tnb101]" >&2; exit 2 ;; esac
@@ -15,7 +17,7 @@ run() {  # run SPACE TASK FILE: a finished file is compressed beside it (FILE.gz
     mkdir -p "$(dirname "$3")"
     if [ -e "$3.partial.gz" ] && [ ! -e "$3" ]; then gunzip -c "$3.partial.gz" > "$3"; fi
     python -m zcjax.score --space "$1" --task "$2" --trained --proxies "$PROXIES" --output "$3" --resume \
-        --no-progress
+        --strategy eager --no-progress
     gzip -9 "$3" && rm -f "$3.partial.gz"
 }
 nb201_naslib() {  # nb201_naslib DATASET: the full space with NASLib's network (1-2 h a dataset, 2 cores); a run
