@@ -64,31 +64,21 @@ def test_cli_scores_a_space_writes_its_truth_and_resumes(tmp_path, capsys, proxi
     assert "| params | 3 |" in capsys.readouterr().out
 
 
-def test_batched_and_per_cell_score_the_same_weights():
+@pytest.mark.parametrize("strategy,proxies", [
+    # data-free: the weights are the point (the slow CLI test runs snip through the batched program)
+    ("batched", "synflow,l2_norm,params,flops"),
+    # op by op, the minibatch proxies too; each op compiles on its first call: ~100 s on the 2-core machine
+    pytest.param("eager", "synflow,snip,params,flops", marks=pytest.mark.slow)])
+def test_strategies_score_what_per_cell_scores(strategy, proxies):
     x, y = get_minibatch("cifar10", 8)
     rows = {}
-    for strategy in ("per-cell", "batched"):
-        # data-free: the weights are the point (the slow CLI test runs snip through the batched program)
-        config = ss.SpaceScoreConfig(space="macro", proxies="synflow,l2_norm,params,flops", strategy=strategy,
-                                     options=TINY)
-        rows[strategy] = ss.SpaceScorer(config, x, y).score_one(ARCHS[1])
-        assert rows[strategy].pop("arch") == ARCHS[1]
-    chex.assert_trees_all_close(rows["per-cell"], rows["batched"], rtol=2e-5)
-
-
-@pytest.mark.slow  # each op compiles once on its first call: ~100 s for this network on the 2-core machine
-def test_eager_equals_per_cell_with_the_minibatch_proxies_too():
-    """--strategy eager runs the static network op by op: the per-cell program's values, to rounding."""
-    x, y = get_minibatch("cifar10", 8)
-    rows = {}
-    for strategy in ("per-cell", "eager"):
-        config = ss.SpaceScoreConfig(space="macro", proxies="synflow,snip,params,flops", strategy=strategy,
-                                     options=TINY)
-        rows[strategy] = ss.SpaceScorer(config, x, y).score_one(ARCHS[0])
-        assert rows[strategy].pop("arch") == ARCHS[0]
-    assert list(rows["eager"]) == list(rows["per-cell"])
-    chex.assert_trees_all_close(rows["eager"], rows["per-cell"], rtol=1e-5)
-    assert rows["eager"]["synflow"] > 0 and rows["eager"]["snip"] > 0
+    for run in ("per-cell", strategy):
+        config = ss.SpaceScoreConfig(space="macro", proxies=proxies, strategy=run, options=TINY)
+        rows[run] = ss.SpaceScorer(config, x, y).score_one(ARCHS[1])
+        assert rows[run].pop("arch") == ARCHS[1]
+    assert list(rows[strategy]) == list(rows["per-cell"])
+    chex.assert_trees_all_close(rows[strategy], rows["per-cell"], rtol=2e-5)
+    assert all(v > 0 for v in rows[strategy].values())
 
 
 def test_weights_do_not_depend_on_the_run():
