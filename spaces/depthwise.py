@@ -90,6 +90,11 @@ def _auto_method() -> str:
 class DepthwiseConv(nn.Module):
     """``nn.Conv(C, kernel_size, feature_group_count=C, use_bias=False)`` for C input channels, fast on CPU.
 
+    A drop-in where that layer is used as the spaces use it: (N, H, W, C)
+    inputs, C output channels (no channel multiplier), explicit padding pairs
+    (no ``'SAME'``), tuple kernel size and strides. ``'auto'`` reads
+    ``jax.default_backend()``, not a ``jax.default_device`` override.
+
     Attributes:
       kernel_size: (kh, kw).
       strides: (sh, sw).

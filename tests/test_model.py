@@ -284,7 +284,7 @@ def test_kept_probes_follow_the_input_types_and_the_model():
             return nn.Dense(10)(nn.Conv(self.features, (3, 3))(x).mean(axis=(1, 2)))
 
     def flops(model, size):
-        shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, size, size, 3)))
+        shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, size, size, 3), jnp.float32))
         return zcjax.score_model(model, shapes, None, "flops", input_shape=(size, size, 3))["flops"]
 
     model_scoring._PROBES.clear()
@@ -292,6 +292,8 @@ def test_kept_probes_follow_the_input_types_and_the_model():
     assert flops(Pooled(), 4) == 16 * 27 * 3 + 30 and len(model_scoring._PROBES) == 1  # kept
     assert flops(Pooled(), 6) == 36 * 27 * 3 + 30 and len(model_scoring._PROBES) == 2  # another input shape
     assert flops(Pooled(5), 6) == 36 * 27 * 5 + 50 and len(model_scoring._PROBES) == 3  # another model
+    with jax.enable_x64(True):  # default dtypes inside the model may differ: probed anew
+        assert flops(Pooled(5), 6) == 36 * 27 * 5 + 50 and len(model_scoring._PROBES) == 4
 
 
 def test_functools_partial_apply_fn(cnn, batch):

@@ -89,14 +89,16 @@ def _mask(spec: ModelSpec, params: Tree, weights: Tree, args: Sequence[Any]) -> 
 
 
 _PROBES: dict[Any, tuple[Any, Tree, Tree]] = {}  # the probes' results, by the program and its inputs' types
-_MAX_PROBES = 64
+_MAX_PROBES = 16  # as many models as _STAGES keeps (an apply function's key holds it, and what it closes over)
 
 
 def _types(tree: Any) -> tuple:
-    """A pytree's structure and each leaf's abstract type (shape, dtype, weak type): a hashable key."""
+    """A pytree's structure and each leaf's abstract type (shape, dtype, weak type), and the dtype flags in force:
+    a hashable key of what ``jax.eval_shape`` reads."""
     leaves, treedef = jax.tree.flatten(tree)
-    return treedef, tuple(jax.ShapeDtypeStruct(leaf.shape, leaf.dtype) if isinstance(leaf, jax.ShapeDtypeStruct)
-                          else jax.typeof(leaf) for leaf in leaves)
+    return (treedef, tuple((tuple(leaf.shape), str(leaf.dtype), bool(getattr(leaf, "weak_type", False)))
+                           if isinstance(leaf, jax.ShapeDtypeStruct) else jax.typeof(leaf) for leaf in leaves),
+            bool(jax.config.jax_enable_x64), str(jax.config.jax_numpy_dtype_promotion))
 
 
 def _probe(spec: ModelSpec, variables: Tree, x: Any, args: Sequence[Any], owners: frozenset[Path],
@@ -106,6 +108,7 @@ def _probe(spec: ModelSpec, variables: Tree, x: Any, args: Sequence[Any], owners
     An abstract call depends on the program (``spec.static_key()``, the layers
     intercepted) and on its inputs' types only, so its result is kept for the
     next call with the same (a population's cells, an arch-as-data network).
+    Callers read the result and never change it.
     """
     def run(v, inputs, a, r):
         out, state = spec.call(v, inputs, a, mutable=[PERTURBATIONS, OUTPUTS], rngs=r,
