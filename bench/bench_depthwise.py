@@ -78,7 +78,7 @@ def macro_table(cells: int) -> str:
 
     config = SpaceScoreConfig(space="nas_bench_macro", proxies=("synflow", "params", "flops"), strategy="batched")
     archs = SpaceScorer(config).space.sample(11, cells + 2)
-    kept = model_scoring._MAX_PROBES
+    kept, auto = model_scoring._MAX_PROBES, depthwise._auto_method
     runs = [("grouped conv, every probe traced (before)", "conv", 0),
             ("shifted slices, every probe traced", "shifts", 0),
             ("shifted slices, kept probes (now)", "shifts", kept)]
@@ -87,7 +87,7 @@ def macro_table(cells: int) -> str:
     rows, base = {}, None
     try:
         for name, method, probes in runs:
-            depthwise._auto_method = lambda method=method: method
+            depthwise._auto_method = lambda x, method=method: method
             model_scoring._MAX_PROBES = probes
             model_scoring._PROBES.clear()
             jax.clear_caches()
@@ -106,7 +106,7 @@ def macro_table(cells: int) -> str:
             lines.append(f"| {name} | {first:.1f} | {per:.2f} | {base / per:.1f}x |")
             print(lines[-1], flush=True)
     finally:
-        depthwise._auto_method = lambda: "shifts" if jax.default_backend() == "cpu" else "conv"
+        depthwise._auto_method = auto
         model_scoring._MAX_PROBES = kept
     worst = max(abs(a["synflow"] - b["synflow"]) / abs(a["synflow"]) for a, b in zip(rows["conv"], rows["shifts"]))
     lines += ["", f"synflow of the same architectures, grouped conv against shifted slices: largest relative "

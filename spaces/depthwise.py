@@ -44,7 +44,8 @@ def depthwise_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int] = (1,
       dilation: the kernel's (dh, dw) dilation.
       method: ``'shifts'`` (a sum of strided slices, each scaled by one tap),
         ``'conv'`` (``lax.conv_general_dilated`` with ``feature_group_count=C``)
-        or ``'auto'``: shifts on the CPU backend, the convolution elsewhere.
+        or ``'auto'``: shifts on the CPU backend for a traced ``x`` (under
+        jit, grad or vmap), the convolution for concrete arrays and elsewhere.
 
     Returns:
       (N, H', W', C), as ``lax.conv_general_dilated`` computes it up to rounding.
@@ -59,7 +60,7 @@ def depthwise_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int] = (1,
                          f"{tuple(x.shape)} and {tuple(kernel.shape)}")
     (sh, sw), (dh, dw) = tuple(strides), tuple(dilation)
     if method == "auto":
-        method = _auto_method()
+        method = _auto_method(x)
     if method == "conv":
         return jax.lax.conv_general_dilated(x, kernel, (sh, sw), tuple(map(tuple, padding)), rhs_dilation=(dh, dw),
                                             dimension_numbers=("NHWC", "HWIO", "NHWC"),
@@ -82,9 +83,11 @@ def depthwise_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int] = (1,
     return out
 
 
-def _auto_method() -> str:
-    """What ``method='auto'`` runs: shifts on the CPU backend, the grouped convolution elsewhere."""
-    return "shifts" if jax.default_backend() == "cpu" else "conv"
+def _auto_method(x: jax.Array) -> str:
+    """What ``method='auto'`` runs for ``x``: shifts on the CPU backend when ``x`` is traced (jit, grad, vmap:
+    where XLA fuses the slices and the grouped convolution's gradients are slow); the grouped convolution for
+    plain op-by-op evaluation (``module.init``: one op, not k*k of them to dispatch) and on other backends."""
+    return "shifts" if jax.default_backend() == "cpu" and isinstance(x, jax.core.Tracer) else "conv"
 
 
 class DepthwiseConv(nn.Module):
@@ -103,7 +106,7 @@ class DepthwiseConv(nn.Module):
       kernel_init: the kernel's initialiser, called as ``nn.Conv`` calls it
         (``init(key, (kh, kw, 1, C), param_dtype)``).
       param_dtype: the kernel's dtype.
-      method: see :func:`depthwise_conv` (``'auto'``: shifts on CPU).
+      method: see :func:`depthwise_conv` (``'auto'``: shifts on CPU when traced).
     """
 
     kernel_size: tuple[int, int]

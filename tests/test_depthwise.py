@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from zcjax.spaces.depthwise import DepthwiseConv, depthwise_conv
+from zcjax.spaces.depthwise import DepthwiseConv, _auto_method, depthwise_conv
 
 
 @pytest.mark.parametrize("kernel,stride,dilation,size", [(5, 2, 1, 9), (3, 1, 2, 7), (1, 2, 1, 6)])
@@ -55,3 +55,12 @@ def test_bad_input_is_named():
         depthwise_conv(jnp.ones((1, 4, 4, 2)), jnp.ones((3, 3, 1, 3)))
     with pytest.raises(ValueError, match="does not fit"):
         depthwise_conv(jnp.ones((1, 2, 2, 2)), jnp.ones((5, 5, 1, 2)), method="shifts")
+
+
+def test_auto_runs_shifts_where_traced_on_cpu_and_one_grouped_convolution_op_by_op():
+    x = jnp.ones((1, 4, 4, 2))
+    assert _auto_method(x) == "conv"  # module.init, plain evaluation: one op to dispatch
+    seen = []
+    jax.jit(lambda x: seen.append(_auto_method(x)) or x)(x)
+    jax.grad(lambda x: seen.append(_auto_method(x)) or jnp.sum(x))(x)
+    assert seen == ["shifts", "shifts"] if jax.default_backend() == "cpu" else ["conv", "conv"]
