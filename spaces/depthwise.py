@@ -25,7 +25,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-__all__ = ["DepthwiseConv", "depthwise_conv", "METHODS"]
+__all__ = ["DepthwiseConv", "conv_or_depthwise", "depthwise_conv", "METHODS"]
 
 METHODS = ("auto", "shifts", "conv")
 
@@ -123,3 +123,22 @@ class DepthwiseConv(nn.Module):
         kernel = self.param("kernel", self.kernel_init, (*self.kernel_size, 1, x.shape[-1]), self.param_dtype)
         x, kernel = nn.dtypes.promote_dtype(x, kernel)
         return depthwise_conv(x, kernel, self.strides, self.padding, self.kernel_dilation, self.method)
+
+
+def conv_or_depthwise(features: int, kernel: int, stride: int = 1, dilation: int = 1, groups: int = 1, *,
+                      kernel_init: Callable[..., Any], name: str | None = None) -> nn.Module:
+    """A bias-free ``kernel x kernel`` convolution padded as PyTorch pads it (``dilation * (kernel - 1) // 2``
+    on every side): ``nn.Conv``, or a :class:`DepthwiseConv` when grouped (``groups`` must then be ``features``).
+
+    Raises:
+      ValueError: a grouped convolution that is not depthwise.
+    """
+    pad = dilation * (kernel - 1) // 2
+    padding = ((pad, pad), (pad, pad))
+    if groups > 1:
+        if groups != features:
+            raise ValueError(f"grouped convolutions are depthwise here: groups {groups} != features {features}")
+        return DepthwiseConv((kernel, kernel), (stride, stride), padding, (dilation, dilation),
+                             kernel_init=kernel_init, name=name)
+    return nn.Conv(features, (kernel, kernel), strides=(stride, stride), padding=padding,
+                   kernel_dilation=(dilation, dilation), use_bias=False, kernel_init=kernel_init, name=name)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -92,6 +92,24 @@ _PROBES: dict[Any, tuple[Any, Tree, Tree]] = {}  # the probes' results, by the p
 _MAX_PROBES = 16  # as many models as _STAGES keeps (an apply function's key holds it, and what it closes over)
 
 
+def _kept(cache: dict[Any, Any], limit: int, key: Callable[[], Any], make: Callable[[], Any]) -> Any:
+    """``make()``, kept in ``cache`` under ``key()`` for the next call (the oldest entry dropped beyond
+    ``limit``); made afresh when the key cannot be built or hashed (an unhashable field or leaf), or when
+    ``limit`` is 0 (bench/bench_depthwise.py keeps no probes to measure the difference)."""
+    try:
+        k = key()
+        hash(k)
+    except TypeError:
+        return make()
+    if limit <= 0:
+        return make()
+    if k not in cache:
+        if len(cache) >= limit:
+            cache.pop(next(iter(cache)))
+        cache[k] = make()
+    return cache[k]
+
+
 def _types(tree: Any) -> tuple:
     """A pytree's structure and each leaf's abstract type (shape, dtype, weak type), and the dtype flags in force:
     a hashable key of what ``jax.eval_shape`` reads."""
@@ -115,19 +133,9 @@ def _probe(spec: ModelSpec, variables: Tree, x: Any, args: Sequence[Any], owners
                                interceptors=[layer_interceptor(owners, spec.output_methods)])
         return out, state.get(PERTURBATIONS, {}), state.get(OUTPUTS, {})
 
-    try:
-        key = (spec.static_key(), owners, _types((variables, x, tuple(args), rngs)))
-        hash(key)
-    except TypeError:  # an unhashable field or leaf: probe every time
-        return jax.eval_shape(run, variables, x, tuple(args), rngs)
-    if key not in _PROBES:
-        if len(_PROBES) >= _MAX_PROBES > 0:
-            _PROBES.pop(next(iter(_PROBES)))
-        shapes = jax.eval_shape(run, variables, x, tuple(args), rngs)
-        if _MAX_PROBES <= 0:  # keeping none (bench/bench_depthwise.py measures the difference)
-            return shapes
-        _PROBES[key] = shapes
-    return _PROBES[key]
+    args = tuple(args)
+    return _kept(_PROBES, _MAX_PROBES, lambda: (spec.static_key(), owners, _types((variables, x, args, rngs))),
+                 lambda: jax.eval_shape(run, variables, x, args, rngs))
 
 
 def ntk_paths(params: Tree) -> list[Path]:
@@ -470,16 +478,8 @@ def _compiled(spec: ModelSpec, f32: tuple[str, ...], f64: tuple[str, ...], input
 
     if not jit:  # op by op: each primitive's executable is shared by every model with the same layer shapes
         return stage32, stage64
-    try:
-        key = (spec.static_key(), f32, f64, input_shape, str(input_dtype))
-        hash(key)
-    except TypeError:
-        return jax.jit(stage32), jax.jit(stage64)
-    if key not in _STAGES:
-        if len(_STAGES) >= _MAX_STAGES:
-            _STAGES.pop(next(iter(_STAGES)))
-        _STAGES[key] = jax.jit(stage32), jax.jit(stage64)
-    return _STAGES[key]
+    return _kept(_STAGES, _MAX_STAGES, lambda: (spec.static_key(), f32, f64, input_shape, str(input_dtype)),
+                 lambda: (jax.jit(stage32), jax.jit(stage64)))
 
 
 def _is_abstract(tree: Tree) -> bool:

@@ -170,6 +170,14 @@ def fingerprint(*arrays: np.ndarray | None) -> str:
     return h.hexdigest()[:16]
 
 
+def constants_record(reg_swap: tuple[float, float] | None) -> dict[str, Any]:
+    """The settings entries of a run's proxy constants: ``{'constants': {'reg_swap': {'mu', 'sigma'}}}``, or
+    nothing when none were given (so that files written before the entry existed still resume)."""
+    if reg_swap is None:
+        return {}
+    return {"constants": {"reg_swap": dict(zip(("mu", "sigma"), reg_swap))}}
+
+
 def minibatch_record(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """The settings entry of a scoring minibatch: its size and the fingerprint of ``(x float32, y int64)``."""
     return {"size": int(len(x)), "fingerprint": fingerprint(np.asarray(x, np.float32), np.asarray(y, np.int64))}

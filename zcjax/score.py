@@ -96,8 +96,7 @@ def run_settings(config: ScoreConfig, x: np.ndarray | None = None, y: np.ndarray
                             **({"variant": config.variant} if config.variant != "reference" else {})},
                 "precision": PRECISION if config.precision == "float32" else "float64: every proxy",
                 "minibatch": minibatch, "zcjax": __version__}
-    if config.reg_swap is not None:  # recorded only when asked for, so that earlier files resume
-        settings["constants"] = {"reg_swap": dict(zip(("mu", "sigma"), config.reg_swap))}
+    settings.update(provenance.constants_record(config.reg_swap))
     return registry.with_revisions(settings)
 
 

@@ -227,7 +227,7 @@ def space_settings(config: SpaceScoreConfig, x: np.ndarray | None = None, y: np.
         "network": json.loads(json.dumps(dict(config.options))),
         "precision": "float32; synflow, synflow_bn and the jacob_cov eigenvalues float64",
         "minibatch": minibatch, "zcjax": __version__,
-        **({"constants": {"reg_swap": dict(zip(("mu", "sigma"), config.reg_swap))}} if config.reg_swap else {})})
+        **provenance.constants_record(config.reg_swap)})
 
 
 __all__ = ["SPACE_STRATEGIES", "SpaceScoreConfig", "SpaceScorer", "arch_key", "space_settings", "to_input_layout",

@@ -45,8 +45,7 @@ def settings(proxies: list[str], sample: int, seed: int, init_seed: int, x, y,
     minibatch = None
     if needs_data:
         minibatch = provenance.minibatch_record(x, y)
-    constants = {} if reg_swap is None else {"constants": {"reg_swap": dict(zip(("mu", "sigma"), reg_swap))}}
-    return {**constants, "space": SPACE, "dataset": "cifar10", "proxies": proxies,
+    return {**provenance.constants_record(reg_swap), "space": SPACE, "dataset": "cifar10", "proxies": proxies,
             "sample": {"n": sample, "seed": seed, "method": "Space.sample(seed, n)"},
             "init": {"seed": init_seed, "scheme": "numpy_init (PyTorch default laws), default_rng([seed, index])"},
             "network": {"stem_channels": 32, "head_channels": 1280, "stages": [2, 3, 3]},

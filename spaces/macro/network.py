@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..depthwise import DepthwiseConv
+from ..depthwise import conv_or_depthwise
 from ..torch_init import BN_EPS, BN_MOMENTUM, torch_bias, torch_kernel
 from ..torch_init import numpy_init as _numpy_init
 
@@ -53,15 +53,8 @@ _torch_kernel, _torch_bias = torch_kernel, torch_bias
 
 
 def _conv(features: int, kernel: int, stride: int = 1, groups: int = 1, name: str | None = None) -> nn.Module:
-    """A convolution without bias, PyTorch's padding; ``groups == features``: a :class:`DepthwiseConv`."""
-    pad = kernel // 2
-    if groups > 1:
-        if groups != features:
-            raise ValueError(f"grouped convolutions are depthwise here: groups {groups} != features {features}")
-        return DepthwiseConv((kernel, kernel), (stride, stride), ((pad, pad), (pad, pad)),
-                             kernel_init=_torch_kernel, name=name)
-    return nn.Conv(features, (kernel, kernel), strides=(stride, stride), padding=((pad, pad), (pad, pad)),
-                   feature_group_count=groups, use_bias=False, kernel_init=_torch_kernel, name=name)
+    """A convolution without bias, PyTorch's padding, PyTorch's init; grouped: a :class:`DepthwiseConv`."""
+    return conv_or_depthwise(features, kernel, stride, groups=groups, kernel_init=_torch_kernel, name=name)
 
 
 def _bn(train: bool, name: str | None = None) -> nn.BatchNorm:

@@ -44,7 +44,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ..depthwise import DepthwiseConv
+from ..depthwise import conv_or_depthwise
 from ..torch_init import BN_EPS, BN_MOMENTUM, numpy_init, torch_bias, torch_kernel
 from .arch import CELL_LENGTH, NUM_NODES, OPS, reduction_layers
 
@@ -55,16 +55,8 @@ _torch_kernel, _torch_bias = torch_kernel, torch_bias  # PyTorch's defaults (spa
 
 def _conv(features: int, kernel: int, stride: int = 1, dilation: int = 1, groups: int = 1,
           name: str | None = None) -> nn.Module:
-    """A convolution without bias, PyTorch's padding; ``groups == features``: a :class:`DepthwiseConv`."""
-    pad = dilation * (kernel - 1) // 2
-    if groups > 1:
-        if groups != features:
-            raise ValueError(f"grouped convolutions are depthwise here: groups {groups} != features {features}")
-        return DepthwiseConv((kernel, kernel), (stride, stride), ((pad, pad), (pad, pad)), (dilation, dilation),
-                             kernel_init=_torch_kernel, name=name)
-    return nn.Conv(features, (kernel, kernel), strides=(stride, stride), padding=((pad, pad), (pad, pad)),
-                   kernel_dilation=(dilation, dilation), feature_group_count=groups, use_bias=False,
-                   kernel_init=_torch_kernel, name=name)
+    """A convolution without bias, PyTorch's padding, PyTorch's init; grouped: a :class:`DepthwiseConv`."""
+    return conv_or_depthwise(features, kernel, stride, dilation, groups, kernel_init=_torch_kernel, name=name)
 
 
 def _bn(train: bool, affine: bool, name: str | None = None) -> nn.BatchNorm:
