@@ -14,6 +14,7 @@ not fit, so a lease never ends with nothing.
 
     python bench/bench_gpu.py --out /tmp/gpu              # GPU plan (about 6-8 minutes on one H100/H200)
     python bench/bench_gpu.py --tiny --out /tmp/gpu-tiny  # small networks and chunks: a CPU check of the script
+    python bench/bench_gpu.py --tiny --stand-ins --out /tmp/gpu-tiny  # and cheap stand-in proxies (the test's run)
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ EVERY = "paper"  # the paper's proxies and their SSNR (bench_later.py measures t
 # Every proxy: third, at chunk 2 (te_ntk's 64 reverse passes over the 64 images, vmapped, need about 20 GB a cell
 # on the full-size network, by our estimate; VKDNW adds ten reverse passes a cell). An out-of-memory is recorded.
 ALL = "all"
+# --tiny --stand-ins (the test suite's check of this script): cheap proxies in each set's row, so that every path
+# of the script (each strategy, the table, the projections, the results section) runs in a few minutes on a CPU.
+# The sets' own programs are the engine tests' subject (test_core, test_later_proxies, test_vkdnw).
+STAND_INS = {EVERY: "grad_norm,snip", FREE: "l2_norm,params", ALL: "grad_norm,nwot"}
 
 
 def _peak_bytes() -> int | None:
@@ -55,11 +60,15 @@ def _is_oom(err: Exception) -> bool:
     return "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower()
 
 
-def measure(proxies: str, strategy: str, chunk: int, n_cells: int, x, y, size: dict, seed: int) -> dict:
-    """One row: first call (compile + first chunk), then ``n_cells`` more cells timed."""
+def measure(proxies: str, strategy: str, chunk: int, n_cells: int, x, y, size: dict, seed: int,
+            score_with: str | None = None) -> dict:
+    """One row: first call (compile + first chunk), then ``n_cells`` more cells timed.
+
+    ``score_with`` (a stand-in proxy list) is scored in place of ``proxies``; the row keeps the set's name.
+    """
     from zcjax import ScoreConfig, Scorer
 
-    config = ScoreConfig(proxies=proxies, strategy=strategy, chunk_size=chunk if strategy == "batched" else None,
+    config = ScoreConfig(proxies=score_with or proxies, strategy=strategy, chunk_size=chunk if strategy == "batched" else None,
                          **size)
     scorer = Scorer(config, x, y)
     first = chunk if strategy == "batched" else 1
@@ -109,6 +118,9 @@ def main() -> None:
     parser.add_argument("--out", default=os.environ.get("OUT", "."), help="folder for gpu.jsonl and gpu.md")
     parser.add_argument("--budget-s", type=float, default=420.0, help="skip rows that would start after this")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/RESULTS.md")
+    parser.add_argument("--stand-ins", action="store_true",
+                        help="with --tiny: score each row with a cheap stand-in for its proxy set (a check of the "
+                             "script's every path in a few minutes, not of the engine's programs)")
     args = parser.parse_args()
     import jax
 
@@ -127,9 +139,13 @@ def main() -> None:
         plan = [(EVERY, "batched", 32, 64), (FREE, "batched", 32, 128), (ALL, "batched", 2, 8),
                 (FREE, "batched", 128, 256), (EVERY, "batched", 128, 256), (FREE, "batched", 8, 64),
                 (EVERY, "batched", 8, 32), (EVERY, "eager", 1, 3), (EVERY, "per-cell", 1, 2)]
+    if args.stand_ins and not args.tiny:
+        parser.error("--stand-ins needs --tiny")
+    stand_ins = STAND_INS if args.stand_ins else {}
     header = (f"## GPU: batched program per chunk size, eager and per-cell\n\nMachine: {machine()}. Measured "
               f"{time.strftime('%Y-%m-%d')} with `bash bench/gpu.sh{' --tiny' if args.tiny else ''}` "
-              f"(minibatch 64, CIFAR-10{', tiny networks' if args.tiny else ''}). First call: compile plus the "
+              f"(minibatch 64, CIFAR-10{', tiny networks' if args.tiny else ''}"
+              f"{', stand-in proxies ' + str(STAND_INS) if args.stand_ins else ''}). First call: compile plus the "
               "first chunk; cells/s from the following cells. Peak: device memory high-water mark so far.")
     rows: list[dict] = []
     jsonl = open(os.path.join(args.out, "gpu.jsonl"), "a")
@@ -138,7 +154,8 @@ def main() -> None:
             rows.append({"proxies": proxies, "strategy": strategy, "chunk": chunk, "cells": n,
                          "error": "skipped: time budget"})
         else:
-            rows.append(measure(proxies, strategy, chunk, n, x, y, size, seed=100 * i))
+            rows.append(measure(proxies, strategy, chunk, n, x, y, size, seed=100 * i,
+                                score_with=stand_ins.get(proxies)))
             jax.clear_caches()
         jsonl.write(json.dumps(rows[-1]) + "\n")
         jsonl.flush()

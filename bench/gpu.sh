@@ -3,7 +3,9 @@
 # and chunk size, peak memory, and the projected time for all 15,625 cells with every proxy.
 #
 #   bash bench/gpu.sh            # on the GPU machine; results in $OUT (or bench/gpu-out) and bench/RESULTS.md
-#   bash bench/gpu.sh --tiny     # small networks and chunks: checks the script on a CPU
+#   bash bench/gpu.sh --tiny     # small networks and chunks: checks the script on a CPU (~7 min on 2 cores)
+#   bash bench/gpu.sh --tiny --stand-ins   # and cheap proxies in each row: every path of the script in minutes
+#                                          # (tests/test_bench_gpu.py, run by CI)
 #
 # The GPU machine has no network: zcjax is installed from this checkout without dependencies
 # (JAX with CUDA, Flax, Optax, SciPy, tqdm, filelock are already there).

@@ -269,6 +269,7 @@ def test_every_strategy_and_chunk_size_scores_a_population_as_a_loop():
                      (ALL_NONE, nb201.arch_at(0), nb201.arch_at(77), nb201.arch_at(9000)))
 
 
+@pytest.mark.slow  # ~40 s: the fast suite's budget (session 19); run by .ci/run
 def test_cells_sharing_a_conv_pattern_share_a_program_and_score_as_their_static_network(batch):
     x, y = batch
     archs = ("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|",

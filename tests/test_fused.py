@@ -54,8 +54,8 @@ def _autodiff(net, params, x, y):
 
 
 # The other cells run through the tape in the golden parity tests (the all-none cell among them) and as slow tests.
-@pytest.mark.parametrize("arch, variant", [(ARCHS[0], "reference"), (ARCHS[3], "reference"), (ARCHS[0], "naslib")]
-                         + [pytest.param(a, "reference", marks=pytest.mark.slow) for a in ARCHS[1:3]])
+@pytest.mark.parametrize("arch, variant", [(ARCHS[3], "reference"), (ARCHS[0], "naslib")]
+                         + [pytest.param(a, "reference", marks=pytest.mark.slow) for a in ARCHS[0:3]])
 def test_tape_equals_autodiff_through_the_network(batch, arch, variant):
     x, y = batch
     net = nb201.NB201Network(arch=nb201.arch_to_ops(arch), variant=variant, **SMALL)

@@ -87,6 +87,20 @@ def test_eager_per_cell_and_batched_agree():
                 np.testing.assert_allclose(b[n], a[n], rtol=rtol, err_msg=f"{strategy} {n}")
 
 
+@pytest.mark.slow  # two per-cell programs, one of them with every proxy: about 2 minutes on the 2-core machine
+def test_every_proxy_beside_the_papers_changes_none_of_their_values():
+    """The command line's default (every proxy) shares the paper's passes and changes none of their values."""
+    x, y = get_minibatch("cifar10", 16)
+    cells = [(9000, nb201.arch_at(9000))]
+    paper, every = (zcjax.score_cells(cells, zcjax.ScoreConfig(proxies=p, strategy="per-cell", **SMALL), x, y)[0]
+                    for p in ("paper", "all"))
+    assert {"nwot", "meco_opt", "az_trainability", "vkdnw_entropy", "te_ntk"} <= set(every)
+    for name, value in paper.items():
+        if name not in ("index", "arch"):
+            # One program or the other: XLA may fuse the shared passes differently (float32 rounding).
+            assert every[name] == pytest.approx(value, rel=1e-5, nan_ok=True), name
+
+
 def test_meco_randn_is_meco_on_its_fixed_gaussian_image():
     from zcjax.scoring import float32_stage, meco_randn_image
 

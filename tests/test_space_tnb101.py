@@ -260,7 +260,7 @@ def test_network_params_equal_naslib_on_many_rows(name):
     space = spaces.get(name)
     kind = name.split("_")[1]
     rows = {task: tnb101.records(kind, task) for task in CLASSIFICATION}
-    archs = full_or_sample(sorted(set().union(*rows.values())), 120)
+    archs = full_or_sample(sorted(set().union(*rows.values())), 60)
     for arch in archs:
         macro_code, cell = space._encoder(arch)
         encoder = Encoder(macro_code, cell)
