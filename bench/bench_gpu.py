@@ -68,8 +68,8 @@ def measure(proxies: str, strategy: str, chunk: int, n_cells: int, x, y, size: d
     """
     from zcjax import ScoreConfig, Scorer
 
-    config = ScoreConfig(proxies=score_with or proxies, strategy=strategy, chunk_size=chunk if strategy == "batched" else None,
-                         **size)
+    config = ScoreConfig(proxies=score_with or proxies, strategy=strategy,
+                         chunk_size=chunk if strategy == "batched" else None, **size)
     scorer = Scorer(config, x, y)
     first = chunk if strategy == "batched" else 1
     row = {"proxies": proxies, "strategy": strategy, "chunk": chunk if strategy == "batched" else None,
@@ -122,6 +122,8 @@ def main() -> None:
                         help="with --tiny: score each row with a cheap stand-in for its proxy set (a check of the "
                              "script's every path in a few minutes, not of the engine's programs)")
     args = parser.parse_args()
+    if args.stand_ins and not args.tiny:
+        parser.error("--stand-ins needs --tiny")
     import jax
 
     from zcjax.data import get_minibatch
@@ -139,8 +141,6 @@ def main() -> None:
         plan = [(EVERY, "batched", 32, 64), (FREE, "batched", 32, 128), (ALL, "batched", 2, 8),
                 (FREE, "batched", 128, 256), (EVERY, "batched", 128, 256), (FREE, "batched", 8, 64),
                 (EVERY, "batched", 8, 32), (EVERY, "eager", 1, 3), (EVERY, "per-cell", 1, 2)]
-    if args.stand_ins and not args.tiny:
-        parser.error("--stand-ins needs --tiny")
     stand_ins = STAND_INS if args.stand_ins else {}
     header = (f"## GPU: batched program per chunk size, eager and per-cell\n\nMachine: {machine()}. Measured "
               f"{time.strftime('%Y-%m-%d')} with `bash bench/gpu.sh{' --tiny' if args.tiny else ''}` "

@@ -40,11 +40,10 @@ def assert_matches(ours: dict, ref: dict, *, skip=()):
             assert abs(ours[name] - expected) <= tol, f"{name}: ours {ours[name]}, reference {expected}"
 
 
-def _score_golden(k, golden, golden_batch, scorer=None, proxies="paper"):
+def _score_golden(k, golden, scorer):
+    """Golden cell ``k`` scored by ``scorer`` (the paper's set is what the golden file holds)."""
     ref = golden[k]
     _, params = load_torch_params(os.path.join(GOLDEN_DIR, f"weights_{k}.npz"), ref["arch"])
-    # The paper's set is what the golden file holds.
-    scorer = scorer or Scorer(ScoreConfig(strategy="per-cell", proxies=proxies), *golden_batch)
     return ref, params, scorer.score_params(ref["arch"], params)
 
 
@@ -79,7 +78,7 @@ def assert_golden_parity(k, ref, params, ours):
                             for k in full_or_sample([k for k in range(10) if k not in (0, 1)], 4)])
 def test_golden_parity(k, strategy, golden, golden_batch):
     scorer = Scorer(ScoreConfig(strategy=strategy, proxies="paper"), *golden_batch)
-    assert_golden_parity(k, *_score_golden(k, golden, golden_batch, scorer))
+    assert_golden_parity(k, *_score_golden(k, golden, scorer))
 
 
 @pytest.mark.slow
@@ -87,7 +86,7 @@ def test_golden_parity_eager(golden, golden_batch):
     # The eager strategy runs the same network from its separately compiled layers.
     scorer = Scorer(ScoreConfig(strategy="eager", proxies="paper"), *golden_batch)
     for k in range(len(golden)):
-        assert_golden_parity(k, *_score_golden(k, golden, golden_batch, scorer))
+        assert_golden_parity(k, *_score_golden(k, golden, scorer))
     assert not scorer._per_cell_cache  # no per-cell program was compiled
 
 

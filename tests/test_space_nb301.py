@@ -216,7 +216,7 @@ def test_full_network_params_and_flops_equal_naslibs(space):
 
 @pytest.mark.slow  # ~5 s a network on the shared 2-core machine
 def test_full_network_params_and_flops_equal_naslibs_on_many(space):
-    # All 725 were checked once (about an hour, 0 mismatches; ZCJAX_FULL_CHECKS=1 runs that); CI checks a seeded 20.
+    # All 725 were checked once (about an hour, 0 mismatches; ZCJAX_FULL_CHECKS=1 runs that); CI checks a seeded 10.
     archs = full_or_sample(benchmark.archs(), 10)
     bad = [space.format(a) for a in archs if not _sizes_match_naslib(space, a)]
     assert not bad, bad[:3]

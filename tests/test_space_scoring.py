@@ -66,7 +66,8 @@ def test_cli_scores_a_space_writes_its_truth_and_resumes(tmp_path, capsys, proxi
 
 @pytest.mark.parametrize("strategy,proxies", [
     # data-free: the weights are the point (the slow CLI test runs snip through the batched program)
-    pytest.param("batched", "synflow,l2_norm,params,flops", marks=pytest.mark.slow),  # ~35 s: the README command's budget
+    # (~35 s: in CI's slow run for the README command's budget)
+    pytest.param("batched", "synflow,l2_norm,params,flops", marks=pytest.mark.slow),
     # op by op, the minibatch proxies too; each op compiles on its first call: ~100 s on the 2-core machine
     pytest.param("eager", "synflow,snip,params,flops", marks=pytest.mark.slow)])
 def test_strategies_score_what_per_cell_scores(strategy, proxies):

@@ -252,7 +252,7 @@ def test_structural_counts_equal_naslib_on_every_row(name):
 def test_network_params_equal_naslib_on_many_rows(name):
     # jax.eval_shape of distinct networks' encoders (one per arch: the encoder is the same for every task)
     # plus each task's head, against NASLib's params of every row of those archs (~0.4 s an arch on the
-    # shared 2-core machine; every arch was checked once, ZCJAX_FULL_CHECKS=1 runs that, CI a seeded 120);
+    # shared 2-core machine; every arch was checked once, ZCJAX_FULL_CHECKS=1 runs that, CI a seeded 60);
     # and the score_model params and flops of one arch per task. The structural counts of every row are
     # checked by test_structural_counts_equal_naslib_on_every_row.
     from zcjax.spaces.tnb101.network import Encoder

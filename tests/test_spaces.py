@@ -265,7 +265,7 @@ def test_macro_params_and_flops_on_a_seeded_sample():
 @pytest.mark.slow
 def test_macro_params_and_flops_on_many_distinct_networks():
     # 0.35 s per network on the shared 2-core machine. All 3,969 distinct networks were checked once
-    # (1,370 s, 0 mismatches; ZCJAX_FULL_CHECKS=1 runs that); CI checks a seeded 100 of them.
+    # (1,370 s, 0 mismatches; ZCJAX_FULL_CHECKS=1 runs that); CI checks a seeded 50 of them.
     distinct = full_or_sample(sorted({macro.canonical_arch(a) for a in spaces.get("macro").enumerate()}), 50)
     for arch in distinct:
         row = macro.record(arch)

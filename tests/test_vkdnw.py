@@ -81,7 +81,8 @@ def _explicit_jacobian(model, params, ops, images):
 
 # Both in CI's slow run (the README command's budget, session 19): the arch-as-data one, through lax.switch edges,
 # is the harder case; test_nb201_naslib's vkdnw test keeps the proxy in the README command.
-@pytest.mark.parametrize("static", [pytest.param(s, marks=pytest.mark.slow) for s in (True, False)], ids=["static", "arch-as-data"])
+@pytest.mark.parametrize("static", [pytest.param(s, marks=pytest.mark.slow) for s in (True, False)],
+                         ids=["static", "arch-as-data"])
 def test_jacobian_matches_explicit_forward_mode_derivatives(static):
     model, params, ops, images, arch_ops = _network(static=static)
     jacobian, logits, count, tensors = jax.jit(vkdnw_jacobian, static_argnums=0)(model, params, ops, images)
