@@ -66,8 +66,10 @@ def run_in_process(proxies: str, cells, x, y, chunk: int, strategy: str = "batch
 
 def run_devices(devices: int, n_cells: int, chunk: int, proxies: str) -> dict:
     """run_in_process in a child process with ``devices`` virtual CPU devices (set before JAX starts)."""
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", "JAX_PLATFORMS": "cpu"}
-    out = subprocess.run([sys.executable, __file__, "--child", str(n_cells), str(chunk), proxies], env=env,
+    from zcjax.distributed import virtual_cpu_env
+
+    out = subprocess.run([sys.executable, __file__, "--child", str(n_cells), str(chunk), proxies],
+                         env=virtual_cpu_env(devices),
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

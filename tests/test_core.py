@@ -256,6 +256,7 @@ def _population_rows(strategies, names, archs):
                 np.testing.assert_allclose(b[n], a[n], rtol=2e-4, err_msg=f"{key} {n} {a['arch']}")
 
 
+@pytest.mark.slow  # ~64 s (session 20); the README command keeps test_model's vmap-equals-loop over a user model
 def test_population_equals_loop_and_degenerate_cell_is_nan_with_warning():
     # One vmapped chunk of two cells, and a padded chunk of one, against a loop of per-cell programs.
     _population_rows((("per-cell", None), ("batched", 2)), "snip,jacob_cov,synflow,params",

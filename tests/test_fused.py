@@ -53,9 +53,11 @@ def _autodiff(net, params, x, y):
     return logits, grads, grad_pert, inter, jacobian, hvp
 
 
-# The other cells run through the tape in the golden parity tests (the all-none cell among them) and as slow tests.
-@pytest.mark.parametrize("arch, variant", [(ARCHS[3], "reference"), (ARCHS[0], "naslib")]
-                         + [pytest.param(a, "reference", marks=pytest.mark.slow) for a in ARCHS[0:3]])
+# The reference variant's tape runs at full size in the README command's golden parity (cell 0, eager), so its
+# comparison with autodiff here is in the slow run (session 20: 32 s for the fast suite's budget); the naslib
+# variant, which no golden value checks, keeps one cell here.
+@pytest.mark.parametrize("arch, variant", [(ARCHS[0], "naslib")]
+                         + [pytest.param(a, "reference", marks=pytest.mark.slow) for a in ARCHS[0:4]])
 def test_tape_equals_autodiff_through_the_network(batch, arch, variant):
     x, y = batch
     net = nb201.NB201Network(arch=nb201.arch_to_ops(arch), variant=variant, **SMALL)

@@ -4,12 +4,13 @@ Each run is its own process: the virtual CPU device count must be set before JAX
 """
 
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+
+from zcjax.distributed import virtual_cpu_env
 
 SCRIPT = """
 import json, sys, warnings
@@ -28,10 +29,8 @@ print(json.dumps({"devices": jax.device_count(), "rows": rows}))
 
 
 def _run(devices: int, chunk: int) -> dict:
-    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}".strip()
-    env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(chunk)], env=env, capture_output=True, text=True,
-                         check=True, timeout=600)
+    out = subprocess.run([sys.executable, "-c", SCRIPT, str(chunk)], env=virtual_cpu_env(devices),
+                         capture_output=True, text=True, check=True, timeout=600)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -52,3 +51,12 @@ def _assert_same_rows(rows, others):
                 assert value == b[name]
             else:
                 np.testing.assert_allclose(b[name], value, rtol=2e-5, err_msg=f"{name} of {a['arch']}")
+
+
+def test_virtual_cpu_env_appends_the_device_count_and_keeps_other_flags():
+    env = virtual_cpu_env(4, {"XLA_FLAGS": "--xla_backend_optimization_level=1", "HOME": "/h"})
+    assert env == {"XLA_FLAGS": "--xla_backend_optimization_level=1 --xla_force_host_platform_device_count=4",
+                   "HOME": "/h", "JAX_PLATFORMS": "cpu"}
+    assert virtual_cpu_env(2, {})["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2"
+    with pytest.raises(ValueError, match="devices must be positive, got 0"):
+        virtual_cpu_env(0)

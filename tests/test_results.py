@@ -1,5 +1,7 @@
 """Results files that never lie: recorded settings, resume checks, one writer at a time, file errors."""
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -8,18 +10,36 @@ import time
 
 import pytest
 
-from zcjax import provenance
+from zcjax import provenance, score
 from zcjax.results import (OutputBusy, OutputError, RowWriter, SettingsMismatch, find_results_file, is_finished,
                            read_rows, read_settings)
+from zcjax.search import cli as search_cli
 
 SETTINGS = {"dataset": "cifar10", "proxies": ["params"], "init": {"seed": 0, "weight_init": "pytorch"}}
 COLUMNS = ["index", "arch", "params"]
 
 
 def _cli(*args, cwd, timeout=300):
+    """``python -m zcjax.score ARGS`` in a process of its own (for what needs one: a second writer)."""
     env = {**os.environ, "ZCJAX_COMPILE_CACHE": "off", "JAX_PLATFORMS": "cpu"}
     return subprocess.run([sys.executable, "-m", "zcjax.score", *args, "--no-progress"], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def _in_process(main, *args, cwd):
+    """A command's ``main(ARGS)`` in this process, from ``cwd``: its exit status and stderr, as :func:`_cli`'s.
+
+    The file checks need no process of their own (the second-writer test keeps one); starting one
+    costs seconds of imports each. test_score_cli runs the real entry point as a process.
+    """
+    err = io.StringIO()
+    with contextlib.chdir(cwd), contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main([*args, "--no-progress"])
+    return subprocess.CompletedProcess(args, code, "", err.getvalue())
+
+
+def _score(*args, cwd):
+    return _in_process(score.main, *args, cwd=cwd)
 
 
 def _one_line_error(proc, *fragments):
@@ -187,19 +207,18 @@ def test_cli_file_errors_exit_2_with_one_line(tmp_path, tiny_fs):
     mnt, remount = tiny_fs
     (mnt / "big.bin").write_bytes(b"\0" * (60 << 10))  # leave the tmpfs almost full
     (tmp_path / "adir.jsonl").mkdir()
-    procs = {name: _cli("--indices", "0-3", "--proxies", "params", "--output", out, cwd=tmp_path) for name, out in
+    procs = {name: _score("--indices", "0-3", "--proxies", "params", "--output", out, cwd=tmp_path) for name, out in
              [("dir", "adir.jsonl"), ("full", str(mnt / "s.jsonl"))]}
     _one_line_error(procs["dir"], "adir.jsonl: it is a directory")
     _one_line_error(procs["full"], "No space left on device")
     os.remove(mnt / "big.bin")
     remount("ro")
-    _one_line_error(_cli("--indices", "0", "--proxies", "params", "--output", str(mnt / "r.jsonl"), cwd=tmp_path),
+    _one_line_error(_score("--indices", "0", "--proxies", "params", "--output", str(mnt / "r.jsonl"), cwd=tmp_path),
                     "Read-only file system")
     # The search writes its traces and tables under the same rules.
     scores = os.path.join(os.path.dirname(__file__), "..", "results", "nb201", "cifar100_data_free.jsonl.gz")
-    search = subprocess.run([sys.executable, "-m", "zcjax.search", "--algo", "rand", "--budget", "5", "--runs", "1",
-                             "--dataset", "cifar100", "--scores", scores, "--output", str(mnt / "s"), "--no-plot",
-                             "--no-progress"], capture_output=True, text=True, timeout=300)
+    search = _in_process(search_cli.main, "--algo", "rand", "--budget", "5", "--runs", "1", "--dataset", "cifar100",
+                         "--scores", scores, "--output", str(mnt / "s"), "--no-plot", cwd=tmp_path)
     assert search.returncode == 2 and "Traceback" not in search.stderr, search.stderr
     assert search.stderr.strip().count("\n") == 0 and "Read-only file system" in search.stderr
 
@@ -228,7 +247,7 @@ def test_cli_second_writer_stops_at_once(tmp_path):
 
 def test_cli_resume_refuses_other_settings(tmp_path):
     """Resuming with another dataset, proxy set, init seed or scheme names the setting and writes nothing."""
-    first = _cli("--indices", "0-1", "--proxies", "params", "--output", "s.csv", cwd=tmp_path)
+    first = _score("--indices", "0-1", "--proxies", "params", "--output", "s.csv", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     before = (tmp_path / "s.csv").read_bytes()
     changes = [(["--dataset", "cifar100"], "dataset: file \"cifar10\", this run \"cifar100\""),
@@ -237,5 +256,5 @@ def test_cli_resume_refuses_other_settings(tmp_path):
                (["--weight-init", "kaiming"], "init.weight_init: file \"pytorch\", this run \"kaiming\"")]
     for extra, message in changes:
         args = ["--indices", "0-1", "--proxies", "params", *extra, "--output", "s.csv", "--resume"]
-        _one_line_error(_cli(*args, cwd=tmp_path), "cannot resume s.csv", message)
+        _one_line_error(_score(*args, cwd=tmp_path), "cannot resume s.csv", message)
     assert (tmp_path / "s.csv").read_bytes() == before

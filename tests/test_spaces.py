@@ -286,6 +286,7 @@ def test_macro_network_structure():
     assert set(shapes) == {"params", "batch_stats"}
 
 
+@pytest.mark.slow  # ~20 s op by op at full size (session 20); the slow score test below covers the same network
 def test_macro_arch_as_data_network_masks_the_unselected_candidates():
     from zcjax.spaces.macro.network import numpy_init, to_mixed_params
 

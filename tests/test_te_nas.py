@@ -55,7 +55,7 @@ def test_linear_regions_count_distinct_activation_patterns():
         np.concatenate([np.asarray(v).reshape(10, -1) > 0 for v, _ in taps], axis=1), axis=0).shape[0]
 
 
-def test_te_ntk_of_any_model_matches_an_explicit_jacobian_and_the_nb201_engine():
+def test_te_ntk_of_any_model_matches_an_explicit_jacobian():
     from flax import linen as nn
 
     class CNN(nn.Module):
@@ -81,7 +81,10 @@ def test_te_ntk_of_any_model_matches_an_explicit_jacobian_and_the_nb201_engine()
     jac = np.stack(rows).astype(np.float64)
     eig = np.linalg.eigvalsh(jac @ jac.T)
     assert ours == pytest.approx(-eig[-1] / eig[0], rel=1e-3)
-    # The NB201 network through the model engine gives the NB201 engine's value.
+
+
+@pytest.mark.slow  # a per-cell program and the model engine's, ~15 s (session 20: the README command's budget)
+def test_te_ntk_of_the_nb201_network_through_the_model_engine_is_the_nb201_engines():
     xb, yb = get_minibatch("cifar10", 6)
     row = zcjax.score_cells([(77, ARCH)], zcjax.ScoreConfig(proxies="te_ntk", strategy="per-cell", **SMALL), xb, yb)[0]
     net = nb201.NB201Network(arch=tuple(nb201.arch_to_ops(ARCH)), **SMALL)

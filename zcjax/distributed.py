@@ -11,7 +11,8 @@ every process in order, and only process 0 writes them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
 
 import jax
 import numpy as np
@@ -34,6 +35,27 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
                                process_id=process_id)
+
+
+def virtual_cpu_env(devices: int, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child process whose JAX sees ``devices`` virtual CPU devices.
+
+    The device count is an XLA flag read once, when JAX starts its backend, so a
+    multi-device run on one CPU (a test, a benchmark row) is a process of its own.
+
+    Args:
+      devices: how many CPU devices the child sees.
+      env: the environment to extend (default: this process's); its other XLA flags are kept.
+
+    Returns:
+      A copy of ``env`` with the device count appended to ``XLA_FLAGS`` and ``JAX_PLATFORMS=cpu``.
+    """
+    if devices < 1:
+        raise ValueError(f"devices must be positive, got {devices}")
+    env = dict(os.environ if env is None else env)
+    env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}".strip()
+    env["JAX_PLATFORMS"] = "cpu"
+    return env
 
 
 def is_writer() -> bool:

@@ -5,8 +5,8 @@
 #   sh results/macro/run_full.sh
 # Resumable: rerun the same command after a crash. A run stopped part-way may be committed as
 # OUT.partial.gz: it is resumed from there. Then the evaluation table (zcjax.evaluate).
-# Cost on the shared 2-core CPU: about 0.7 s an architecture, about 75 min in all (bench/NOTES.md,
-# session 18: DepthwiseConv and the model engine's kept probes made it 20x faster than before).
+# Cost on the shared 2-core CPU: about 0.7 s an architecture alone, about 75 min in all (bench/NOTES.md,
+# session 18); sharing the cores with the test suite, 2-3 s an architecture (sessions 19-20).
 set -e
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python}
@@ -17,4 +17,13 @@ if [ ! -e "$OUT.gz" ]; then
     --proxies synflow,synflow_ssnr,synflow_ssnr_layerwise,l2_norm,params,flops --output "$OUT" --resume --no-progress
   gzip -9 "$OUT" && rm -f "$OUT.partial.gz"
 fi
-$PY -m zcjax.evaluate "$OUT.gz" | tee results/macro/cifar10_full_data_free.md
+MD=results/macro/cifar10_full_data_free.md
+{
+  echo "# NAS-Bench-Macro, CIFAR-10: data-free proxies of all 6,561 architectures against mean test accuracy"
+  echo
+  echo 'Made with `sh results/macro/run_full.sh` (scores: `cifar10_full_data_free.jsonl.gz`, settings beside it;'
+  echo 'table: `python -m zcjax.evaluate results/macro/cifar10_full_data_free.jsonl.gz`). No published zero-cost'
+  echo 'correlations exist for NAS-Bench-Macro in our spec; params and flops equal the benchmark'"'"'s own columns.'
+  echo
+  $PY -m zcjax.evaluate "$OUT.gz"
+} | tee "$MD"

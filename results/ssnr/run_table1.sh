@@ -6,9 +6,10 @@
 # compiles once and serves every later cell): once warm, ~5-7 s a full-size NB301 cell and ~3 s a
 # TransNAS-Bench-101 micro cell on the 2-core CPU, against ~30 s and ~6 s with a program per cell
 # (bench/NOTES.md, session 18); a GPU or more cores shorten that (zcjax.score --help).
-# Rows run in this order; `sh results/ssnr/run_table1.sh tnb101` runs only the TransNAS-Bench-101 rows.
+# Rows run in this order; `sh results/ssnr/run_table1.sh tnb101` runs only the TransNAS-Bench-101 rows,
+# `... nb301` only the NB301 row.
 set -eu
-case "${1:-}" in "" | tnb101) ;; *) echo "usage: sh $0 [tnb101]" >&2; exit 2 ;; esac
+case "${1:-}" in "" | tnb101 | nb301) ;; *) echo "usage: sh $0 [tnb101 | nb301]" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/../.."
 PROXIES=synflow,synflow_ssnr,synflow_ssnr_layerwise
 run() {  # run SPACE TASK FILE: a finished file is compressed beside it (FILE.gz, the one committed); a run
@@ -29,12 +30,16 @@ nb201_naslib() {  # nb201_naslib DATASET: the full space with NASLib's network (
         --strategy batched --chunk-size 1 --init-seed 0 --output "$out" --resume --no-progress
     gzip -9 "$out" && rm -f "$out.partial.gz"
 }
-if [ "${1:-}" != tnb101 ]; then
+if [ -z "${1:-}" ]; then
     nb201_naslib cifar10
     nb201_naslib cifar100
+fi
+if [ "${1:-}" != tnb101 ]; then
     run nb301 cifar10 results/nb301/cifar10_trained_ssnr.jsonl
 fi
-for task in jigsaw class_object class_scene; do
-    run tnb101_micro "$task" "results/tnb101_micro/${task}_trained_ssnr.jsonl"
-done
+if [ "${1:-}" != nb301 ]; then
+    for task in jigsaw class_object class_scene; do
+        run tnb101_micro "$task" "results/tnb101_micro/${task}_trained_ssnr.jsonl"
+    done
+fi
 python results/ssnr/table1.py
