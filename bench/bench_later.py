@@ -34,6 +34,7 @@ BATCHED, EAGER = "batched", "eager"
 GROUPS = {  # label: (proxies, strategy)
     "the paper's set (11 proxies + 12 SSNR)": "paper",
     "nwot": "nwot",
+    "nwot_randn": "nwot_randn",
     "swap": "swap",
     "meco": "meco",
     "meco_opt": "meco_opt",

@@ -49,7 +49,8 @@ def test_module_tap_weights_count_the_reference_modules(setup):
     assert sum(float(w) for _, w in taps) == 4 + 3 * 20 + 2 * 14 + 3
 
 
-@pytest.mark.slow  # ~22 s (session 20: the README command's budget); test_later_proxies runs the taps batched
+@pytest.mark.slow  # ~22 s (session 20: the README command's budget); test_later_proxies' nwot_randn compares
+# the batched taps with a static network's
 def test_arch_as_data_taps_weigh_like_the_static_network(setup):
     x, ops, static, params = setup
     mixed = nb201.NB201Network(arch=None, **SMALL)

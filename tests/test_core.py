@@ -79,7 +79,7 @@ def test_snip_bounds_plain_and_grad_norm_nonnegative(batch):
     chex.assert_type([out["snip"], out["plain"]], jnp.float32)
 
 
-@pytest.mark.slow  # ~1 minute of eager grasp; the unmarked population test compares the two networks' programs
+@pytest.mark.slow  # ~1 minute of eager grasp; the README command's arch-as-data check: test_later_proxies' nwot_randn
 def test_arch_as_data_equals_static_network(batch):
     x, y = batch
     names = ["grad_norm", "snip", "grasp", "fisher", "plain", "l2_norm", "params", "flops", "snip_ssnr_layerwise"]

@@ -137,7 +137,8 @@ def test_meco_opt_in_the_scorer_is_meco_opt_of_the_first_image_with_its_fixed_ke
 
 def test_the_model_engine_refuses_what_only_the_nb201_engine_computes():
     assert "zen" in zcjax.resolve("all") and "zen" not in zcjax.resolve("all", engine="model")
-    later = {"meco", "meco_opt", "meco_randn", "zico", "epe_nas", "nwot", "swap", "te_linear_regions", "te_ntk"}
+    later = {"meco", "meco_opt", "meco_randn", "zico", "epe_nas", "nwot", "nwot_randn", "swap", "te_linear_regions",
+             "te_ntk"}
     assert set(zcjax.resolve("all", engine="model")) == set(zcjax.resolve("paper")) | later
     with pytest.raises(ValueError, match="zen: not computed by the model engine"):
         zcjax.resolve("snip,zen", engine="model")
@@ -199,3 +200,22 @@ def test_reg_swap_on_any_model_and_space():
     config = SpaceScoreConfig(space="nb101", proxies="swap,reg_swap", reg_swap=(100, 1e4))
     assert space_settings(config)["constants"] == {"reg_swap": {"mu": 100.0, "sigma": 10000.0}}
     assert "constants" not in space_settings(SpaceScoreConfig(space="nb101", proxies="swap"))
+
+
+def test_nwot_randn_is_nwot_of_the_gaussian_images_every_cell_sees():
+    # Also the README command's check that the arch-as-data network (batched) reads the ReLUs of the static one.
+    from zcjax.scoring import GAUSSIAN_BATCH, gaussian_images
+
+    cells = [(9000, nb201.arch_at(9000)), (77, nb201.arch_at(77))]
+    config = zcjax.ScoreConfig(proxies="nwot", strategy="per-cell", weight_init="kaiming", bias_init="zero", **SMALL)
+    noise = np.asarray(gaussian_images(GAUSSIAN_BATCH, 32, 32)).transpose(0, 3, 1, 2)  # NCHW, as a minibatch
+    direct = zcjax.score_cells(cells, config, noise, np.arange(GAUSSIAN_BATCH) % 10)
+    for strategy in ("eager", "batched"):
+        randn = dataclasses.replace(config, proxies=("nwot_randn",), strategy=strategy)
+        ours = zcjax.score_cells(cells, randn, None, None)  # data-free: no minibatch
+        for row, ref in zip(ours, direct):
+            assert math.isfinite(row["nwot_randn"]), (strategy, row)
+            # The arch-as-data network's float32 rounding may flip a unit near zero (measured: 5e-9 relative);
+            # another cell or other images differ by 1e-3 and more.
+            assert row["nwot_randn"] == pytest.approx(ref["nwot"], rel=1e-7), strategy
+        assert ours[0]["nwot_randn"] != ours[1]["nwot_randn"]

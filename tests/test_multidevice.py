@@ -58,5 +58,8 @@ def test_virtual_cpu_env_appends_the_device_count_and_keeps_other_flags():
     assert env == {"XLA_FLAGS": "--xla_backend_optimization_level=1 --xla_force_host_platform_device_count=4",
                    "HOME": "/h", "JAX_PLATFORMS": "cpu"}
     assert virtual_cpu_env(2, {})["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2"
+    inherited = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8 --xla_cpu_enable_fast_math=false"}
+    assert virtual_cpu_env(2, inherited)["XLA_FLAGS"] == ("--xla_cpu_enable_fast_math=false "
+                                                         "--xla_force_host_platform_device_count=2")
     with pytest.raises(ValueError, match="devices must be positive, got 0"):
         virtual_cpu_env(0)

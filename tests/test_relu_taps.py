@@ -94,7 +94,7 @@ def test_nwot_swap_and_linear_regions_on_a_user_model(net):
 
     model, variables, x = net
     y = jnp.arange(5) % 3
-    ours = zcjax.score_model(model, variables, (x, y), "nwot,swap,te_linear_regions")
+    ours = zcjax.score_model(model, variables, (x, y), "nwot,nwot_randn,swap,te_linear_regions")
 
     def relu_codes(inputs):
         # The ReLUs' inputs by hand: the outputs of the three convolutions that feed them (Net's docstring).
@@ -110,6 +110,8 @@ def test_nwot_swap_and_linear_regions_on_a_user_model(net):
     assert ours["swap"] == np.unique(codes.T, axis=0).shape[0]
     noise = relu_codes(gaussian_batch(x.shape[1:]))
     assert ours["te_linear_regions"] == np.unique(noise, axis=0).shape[0]
+    noise_kernel = noise @ noise.T + (1 - noise) @ (1 - noise).T
+    assert ours["nwot_randn"] == pytest.approx(np.linalg.slogdet(noise_kernel)[1], rel=1e-9)
     assert zcjax.score_model(model, variables, None, "te_linear_regions", input_shape=(6, 6, 3)) == {
         "te_linear_regions": ours["te_linear_regions"]}
 
@@ -132,10 +134,11 @@ def test_a_model_whose_relus_cannot_be_read_refuses_them_by_name_and_gives_nan_i
         variables = model.init(jax.random.key(0), x)
         with pytest.raises(ContractError, match=f"nwot reads every ReLU the model applies: {problem}"):
             zcjax.score_model(model, variables, (x, y), "snip,nwot")
-        with pytest.warns(zcjax.NumericalWarning, match=f"nwot, swap, te_linear_regions recorded as NaN: they read "
-                                                        f"every ReLU the model applies: {problem}"):
+        with pytest.warns(zcjax.NumericalWarning, match=f"nwot, nwot_randn, swap, te_linear_regions recorded as NaN: "
+                                                        f"they read every ReLU the model applies: {problem}"):
             scores = zcjax.score_model(model, variables, (x, y), "all")
-        assert all(np.isnan(scores[n]) for n in ("nwot", "swap", "te_linear_regions")) and scores["snip"] > 0
+        assert all(np.isnan(scores[n]) for n in ("nwot", "nwot_randn", "swap", "te_linear_regions"))
+        assert scores["snip"] > 0
     model, variables, x = net
     with pytest.raises(ContractError, match="layer_mask"):
         zcjax.score_model(model, variables, (x, jnp.arange(5) % 3), "swap",
@@ -150,7 +153,8 @@ def test_a_space_refuses_relu_proxies_in_its_arch_as_data_network():
     # Through a group they are left out, with a warning: the one program serves every architecture.
     with pytest.warns(UserWarning, match="te_linear_regions left out"):
         config = SpaceScoreConfig(space="nas_bench_macro", proxies="data-free", strategy="batched")
-    assert "te_linear_regions" not in config.proxies and "synflow" in config.proxies
+    assert "te_linear_regions" not in config.proxies and "nwot_randn" not in config.proxies
+    assert "synflow" in config.proxies
     assert SpaceScoreConfig(space="nas_bench_macro", proxies="nwot").resolved_strategy() == "per-cell"
     assert SpaceScoreConfig(space="nas_bench_macro", proxies="synflow", strategy="batched").resolved_strategy() == \
         "batched"

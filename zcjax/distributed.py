@@ -37,6 +37,9 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
                                process_id=process_id)
 
 
+_DEVICE_COUNT_FLAG = "xla_force_host_platform_device_count"
+
+
 def virtual_cpu_env(devices: int, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a child process whose JAX sees ``devices`` virtual CPU devices.
 
@@ -48,12 +51,14 @@ def virtual_cpu_env(devices: int, env: Mapping[str, str] | None = None) -> dict[
       env: the environment to extend (default: this process's); its other XLA flags are kept.
 
     Returns:
-      A copy of ``env`` with the device count appended to ``XLA_FLAGS`` and ``JAX_PLATFORMS=cpu``.
+      A copy of ``env`` with the device count appended to ``XLA_FLAGS`` (replacing an inherited one) and
+      ``JAX_PLATFORMS=cpu``.
     """
     if devices < 1:
         raise ValueError(f"devices must be positive, got {devices}")
     env = dict(os.environ if env is None else env)
-    env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}".strip()
+    kept = [f for f in env.get("XLA_FLAGS", "").split() if not f.startswith(f"--{_DEVICE_COUNT_FLAG}=")]
+    env["XLA_FLAGS"] = " ".join([*kept, f"--{_DEVICE_COUNT_FLAG}={devices}"])
     env["JAX_PLATFORMS"] = "cpu"
     return env
 

@@ -13,7 +13,7 @@ As :mod:`zcjax.scoring` does for NAS-Bench-201, scoring runs in pure stages:
   eigenvalues from the float32 Jacobian, nwot's log-determinant and te_ntk's
   condition number.
 
-The proxies that read the ReLUs (nwot, swap, te_linear_regions) find them in
+The proxies that read the ReLUs (nwot, nwot_randn, swap, te_linear_regions) find them in
 the model's jaxpr (:mod:`zcjax.relu_taps`): the calls of ``jax.nn.relu``.
 * :func:`model_size` counts params and flops from shapes alone, as Python
   integers (exact whatever the size; works on ``jax.eval_shape`` variables).
@@ -51,14 +51,15 @@ from .proxies.jacobian import epe_nas_score, jacob_cov_score
 from .proxies.static import l2_norm_layers
 from .proxies.te_nas import linear_regions, ntk_score
 from .proxies.synflow import require_x64
-from .registry import PROXIES, base_proxy, named, needed_passes, reads_relus, registry_order, resolve
+from .registry import PROXIES, RELU_PASSES, base_proxy, named, needed_passes, reads_relus, registry_order, resolve
 from .relu_taps import ReluInLoopError, relu_inputs, relu_problem
 from .scoring import (FLOAT64_PROXIES, GAUSSIAN_BATCH, GAUSSIAN_SEED, NTK_PARAMETERS, SWAP_SAMPLES, _results,
                       cross_entropy, meco_opt_key, meco_randn_image)
 
 SIZE_PROXIES = ("params", "flops")
-HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot", "te_ntk")  # a float32 part hands an array to the float64 stage
-HANDOFF = ("jacobian", "onehot", "nwot_kernel", "ntk")  # those arrays
+# A float32 part hands an array to the float64 stage.
+HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot", "nwot_randn", "te_ntk")
+HANDOFF = ("jacobian", "onehot", "nwot_kernel", "nwot_randn_kernel", "ntk")  # those arrays
 
 
 def gaussian_batch(shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
@@ -205,8 +206,8 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
     Returns:
       {name: scalar}, plus the arrays the float64 stage reads: ``jacobian``
       (shaped like x) when jacob_cov or epe_nas is asked for, ``onehot`` (N,
-      classes) labels for epe_nas, ``nwot_kernel`` (N, N) for nwot, ``ntk`` (N, N)
-      for te_ntk.
+      classes) labels for epe_nas, ``nwot_kernel`` (N, N) for nwot,
+      ``nwot_randn_kernel`` (64, 64) for nwot_randn, ``ntk`` (N, N) for te_ntk.
     """
     names = [n for n in names if (base_proxy(n) not in FLOAT64_PROXIES or n in HANDOFF_PROXIES)
              and n not in SIZE_PROXIES and n != "reg_swap"]  # reg_swap: score_model's, from swap and params
@@ -233,11 +234,11 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
         if not jnp.issubdtype(x.dtype, jnp.floating):
             raise ValueError(f"meco_randn feeds Gaussian noise: it needs a floating-point input, got {x.dtype}")
         extra["meco_randn"] = meco_score(module_outputs(meco_randn_image(x.dtype, x.shape[1:])))
-    if passes & {"relu", "swap", "linear_regions"}:  # the input of every ReLU the model applies
+    if passes & RELU_PASSES:  # the input of every ReLU the model applies
         if spec.layer_mask is not None:
-            raise ContractError("nwot, swap and te_linear_regions read every ReLU the model applies, and a network "
-                                "with masked candidate layers (layer_mask) applies the unused ones too: score its "
-                                "static network")
+            raise ContractError("nwot, nwot_randn, swap and te_linear_regions read every ReLU the model applies, and a "
+                                "network with masked candidate layers (layer_mask) applies the unused ones too: score "
+                                "its static network")
 
         def relu_taps(inputs):
             try:
@@ -245,8 +246,8 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
             except ReluInLoopError as e:
                 raise ContractError(str(e)) from None
             if not taps:
-                raise ContractError("nwot, swap and te_linear_regions read the model's ReLUs (jax.nn.relu, "
-                                    "flax.linen.relu), and it applies none")
+                raise ContractError("nwot, nwot_randn, swap and te_linear_regions read the model's ReLUs "
+                                    "(jax.nn.relu, flax.linen.relu), and it applies none")
             return taps
 
         if "relu" in passes:
@@ -254,11 +255,15 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
         if "swap" in passes:
             samples = min(SWAP_SAMPLES, x.shape[0])
             extra["swap"] = swap_score(relu_taps(x[:samples]), samples)
-        if "linear_regions" in passes:
-            if not jnp.issubdtype(x.dtype, jnp.floating):
-                raise ValueError(f"te_linear_regions feeds Gaussian noise: it needs a floating-point input, "
-                                 f"got {x.dtype}")
-            extra["te_linear_regions"] = linear_regions(nwot_kernel(relu_taps(gaussian_batch(x.shape[1:], x.dtype))))
+        for pass_, name in (("linear_regions", "te_linear_regions"), ("relu_randn", "nwot_randn")):
+            if pass_ in passes and not jnp.issubdtype(x.dtype, jnp.floating):
+                raise ValueError(f"{name} feeds Gaussian noise: it needs a floating-point input, got {x.dtype}")
+        if passes & {"linear_regions", "relu_randn"}:  # one Gaussian forward serves both
+            noise = nwot_kernel(relu_taps(gaussian_batch(x.shape[1:], x.dtype)))
+            if "linear_regions" in passes:
+                extra["te_linear_regions"] = linear_regions(noise)
+            if "relu_randn" in passes:
+                extra["nwot_randn_kernel"] = noise
     if "ntk" in passes:
         extra["ntk"] = _ntk(spec, variables, x, args, rngs)
     if "zico" in passes:  # the gradients of the minibatch's two halves, each alone
@@ -405,8 +410,9 @@ def model_float64_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
     if "epe_nas" in names and handoff.get("onehot") is not None:
         onehot = handoff["onehot"]
         out["epe_nas"] = epe_nas_score(handoff["jacobian"].astype(jnp.float64), onehot, onehot.shape[-1])
-    if "nwot" in names and handoff.get("nwot_kernel") is not None:
-        out["nwot"] = nwot_score(handoff["nwot_kernel"].astype(jnp.float64))
+    for name in ("nwot", "nwot_randn"):
+        if name in names and handoff.get(f"{name}_kernel") is not None:
+            out[name] = nwot_score(handoff[f"{name}_kernel"].astype(jnp.float64))
     if "te_ntk" in names and handoff.get("ntk") is not None:
         out["te_ntk"] = ntk_score(handoff["ntk"].astype(jnp.float64))
     return out
@@ -639,7 +645,7 @@ def _unavailable(spec: ModelSpec, explicit: set[str], names: Sequence[str], vari
                  out_shape: Any, args: Sequence[Any], rngs: Any, shown: dict[str, str]) -> list[str]:
     """The proxies of a selection that this model cannot give, to record as NaN with a warning.
 
-    nwot, swap and te_linear_regions read every ReLU the model applies: a model
+    nwot, nwot_randn, swap and te_linear_regions read every ReLU the model applies: a model
     that applies none, or one inside a loop or a branch, or a network holding
     every candidate op (``layer_mask``), has no such value. te_ntk needs
     parameters named ``kernel`` or ``scale`` and an output with the batch axis

@@ -65,6 +65,8 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
     Proxy("flops", ("shape",), False, False, "multiply-adds of conv/linear layers for one image"),
     # Proxies published after the paper (docs/PROXIES.md gives the definitions we follow).
     Proxy("nwot", ("relu",), False, True, "log|det K|, K: how many ReLU units each pair of images agree on (NASWOT)"),
+    Proxy("nwot_randn", ("relu_randn",), False, False, "nwot on the 64 fixed N(0, 1) images of the Gaussian-input "
+          "proxies instead of the minibatch (AZ-NAS's and VKDNW's NB201 protocol)"),
     Proxy("swap", ("swap",), False, True, "distinct activation patterns of the ReLU units over 16 images (SWAP)"),
     Proxy("reg_swap", ("swap", "shape"), False, True, "swap x exp(-(P / 1000 - mu)^2 / sigma), P the parameter "
           "count (reg-SWAP; mu, sigma: --reg-swap)", constants=("mu", "sigma")),
@@ -181,8 +183,8 @@ def resolve(names: str | Iterable[str], engine: str | None = None) -> tuple[str,
     return tuple(n for n in valid if n in selected)
 
 
-RELU_PASSES = frozenset({"relu", "swap", "linear_regions"})
-"""The passes that read every ReLU the network applies (nwot, swap, reg_swap, te_linear_regions): a network
+RELU_PASSES = frozenset({"relu", "relu_randn", "swap", "linear_regions"})
+"""The passes that read every ReLU the network applies (nwot, nwot_randn, swap, reg_swap, te_linear_regions): a network
 holding every candidate op (an arch-as-data network of the model engine) applies the unused ones too."""
 
 

@@ -14,7 +14,8 @@ Scoring runs in two pure stages, each jit- and vmap-able:
   kernel.
 
 The proxies published after the paper (nwot, swap, reg_swap, meco, zico,
-epe_nas) run their own passes: a forward of the minibatch (nwot), of its
+epe_nas) run their own passes: a forward of the minibatch (nwot; nwot_randn
+the same on the Gaussian-input proxies' images), of its
 first 16 images (swap, and reg_swap, which scales it by a prior on the
 parameter count) or its first image (meco) that sows the network's
 activation taps, and the gradients of the two halves of the minibatch (zico).
@@ -57,9 +58,9 @@ from .proxies.static import flops_layers, l2_norm_layers, param_count
 from .proxies.synflow import logit_sum_grads, synflow_saliency
 from .registry import PROXIES, SSNR_SUFFIXES, base_proxy, needed_passes
 
-FLOAT64_PROXIES = ("synflow", "synflow_bn", "jacob_cov", "epe_nas", "nwot", "te_ntk")
+FLOAT64_PROXIES = ("synflow", "synflow_bn", "jacob_cov", "epe_nas", "nwot", "nwot_randn", "te_ntk")
 # Proxies with a float32 part that hands an array to the float64 stage.
-HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot", "te_ntk")
+HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot", "nwot_randn", "te_ntk")
 SWAP_SAMPLES = 16  # SWAP's batch
 # The network's tap collections (zcjax.spaces.nb201.network).
 RELU_TAPS, MODULE_TAPS, BLOCK_TAPS, BLOCK_PERTURBATIONS = "relu_taps", "module_taps", "block_taps", "block_perturbations"
@@ -401,7 +402,7 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
     Returns:
       {name: scalar}, plus ``handoff``, the arrays the float64 stage reads
       (:func:`float64_stage`): ``jacobian`` (N, H, W, 3) and ``labels`` for
-      jacob_cov and epe_nas, ``nwot_kernel`` (N, N) for nwot.
+      jacob_cov and epe_nas, ``nwot_kernel`` (N, N) for nwot, ``nwot_randn_kernel`` for nwot_randn.
     """
     names = [n for n in names if base_proxy(n) not in FLOAT64_PROXIES or n in HANDOFF_PROXIES]
     passes = needed_passes(names)
@@ -419,11 +420,15 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
 
     # The Gaussian-input proxies (TE-NAS's linear regions, AZ-NAS, Zen, VKDNW) share one batch, drawn once.
     gaussian = (gaussian_images(GAUSSIAN_BATCH, *x.shape[1:3], x.dtype)
-                if passes & {"linear_regions", "az", "zen", "vkdnw"} else None)
+                if passes & {"linear_regions", "relu_randn", "az", "zen", "vkdnw"} else None)
     if "relu" in passes:
         handoff["nwot_kernel"] = nwot_kernel(taps(RELU_TAPS, x))
-    if "linear_regions" in passes:
-        extra["te_linear_regions"] = linear_regions(nwot_kernel(taps(RELU_TAPS, gaussian)))
+    if passes & {"relu_randn", "linear_regions"}:  # one Gaussian forward serves both
+        noise = nwot_kernel(taps(RELU_TAPS, gaussian))
+        if "relu_randn" in passes:
+            handoff["nwot_randn_kernel"] = noise
+        if "linear_regions" in passes:
+            extra["te_linear_regions"] = linear_regions(noise)
     if "ntk" in passes:
         handoff["ntk"] = ntk_of(model, params, ops, x)
     if "swap" in passes:
@@ -495,7 +500,7 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
 def float64_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array | None,
                   image_size: int, handoff: dict[str, Any] | jax.Array | None = None,
                   per_layer: bool = False, gradient_passes: GradientPasses | None = None) -> dict[str, Any]:
-    """synflow, synflow_bn (and their SSNR), jacob_cov, epe_nas and nwot; call inside ``jax.enable_x64(True)``.
+    """synflow, synflow_bn (and SSNR), jacob_cov, epe_nas, nwot, nwot_randn; call inside ``jax.enable_x64(True)``.
 
     Args:
       model: the network (see module docstring).
@@ -504,7 +509,7 @@ def float64_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
       ops: op indices for an arch-as-data network, else None.
       image_size: input height and width.
       handoff: the float32 stage's ``handoff`` (a bare array is taken as the
-        Jacobian), when jacob_cov, epe_nas or nwot is asked for.
+        Jacobian), when jacob_cov, epe_nas, nwot or nwot_randn is asked for.
       per_layer: also return ``per_layer``.
       gradient_passes: how synflow's gradients are computed (default: ``jax.grad``
         through ``model.apply``).
@@ -531,8 +536,9 @@ def float64_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
         out["epe_nas"] = epe_nas_score(handoff["jacobian"].astype(jnp.float64), handoff["labels"], model.num_classes)
     if "te_ntk" in names and "ntk" in handoff:
         out["te_ntk"] = ntk_score(handoff["ntk"].astype(jnp.float64))
-    if "nwot" in names and "nwot_kernel" in handoff:
-        out["nwot"] = nwot_score(handoff["nwot_kernel"].astype(jnp.float64))
+    for name in ("nwot", "nwot_randn"):
+        if name in names and f"{name}_kernel" in handoff:
+            out[name] = nwot_score(handoff[f"{name}_kernel"].astype(jnp.float64))
     return out
 
 

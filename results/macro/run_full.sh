@@ -18,6 +18,7 @@ if [ ! -e "$OUT.gz" ]; then
   gzip -9 "$OUT" && rm -f "$OUT.partial.gz"
 fi
 MD=results/macro/cifar10_full_data_free.md
+$PY -m zcjax.evaluate "$OUT.gz" > "$MD.table"  # no pipe: set -e stops here if the evaluation fails
 {
   echo "# NAS-Bench-Macro, CIFAR-10: data-free proxies of all 6,561 architectures against mean test accuracy"
   echo
@@ -25,5 +26,7 @@ MD=results/macro/cifar10_full_data_free.md
   echo 'table: `python -m zcjax.evaluate results/macro/cifar10_full_data_free.jsonl.gz`). No published zero-cost'
   echo 'correlations exist for NAS-Bench-Macro in our spec; params and flops equal the benchmark'"'"'s own columns.'
   echo
-  $PY -m zcjax.evaluate "$OUT.gz"
-} | tee "$MD"
+  cat "$MD.table"
+} > "$MD"
+rm -f "$MD.table"
+cat "$MD"

@@ -6,7 +6,8 @@ Reads the committed score files of the 1,000-cell sample (seed 0) and joins them
 their cells (zcjax.evaluate): the paper's proxies (run_data_sample.sh, CIFAR-10),
 the later data proxies (run_later_sample.sh, CIFAR-10) and AZ-NAS's scores under
 its own initialisation (run_az_sample.sh, every dataset), meco_randn
-(run_meco_randn_sample.sh, every dataset), and for CIFAR-100 and
+(run_meco_randn_sample.sh, every dataset), nwot_randn (run_nwot_randn_sample.sh,
+every dataset), and for CIFAR-100 and
 ImageNet16-120 the full-space data-free files (run_data_free.sh), restricted to the
 sample's cells, VKDNW's scores (run_vkdnw_sample.sh, every dataset), Zen-NAS's and
 TE-NAS's (run_zen_te_sample.sh: zen and te_linear_regions every dataset, te_ntk
@@ -40,16 +41,21 @@ from zcjax.results import find_results_file, is_finished
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
-LATER = ("nwot", "swap", "meco", "meco_opt", "meco_randn", "zico", "epe_nas", "te_ntk", "te_linear_regions", "zen",
-         "az_expressivity", "az_progressivity", "az_trainability", "vkdnw_dim", "vkdnw_entropy")
+LATER = ("nwot", "nwot_randn", "swap", "meco", "meco_opt", "meco_randn", "zico", "epe_nas", "te_ntk",
+         "te_linear_regions", "zen", "az_expressivity", "az_progressivity", "az_trainability", "vkdnw_dim",
+         "vkdnw_entropy")
 PUBLISHED = {  # Spearman, CIFAR-10 / CIFAR-100 / ImageNet16-120 (docs/PROXIES.md)
-    "nwot": (0.762, 0.799, 0.794), "zico": (0.802, 0.809, 0.779), "zen": (0.103, 0.072, 0.109),
+    "nwot_randn": (0.762, 0.799, 0.794), "zico": (0.802, 0.809, 0.779),
+    "zen": (0.103, 0.072, 0.109),
     "te_nas": (0.722, 0.723, 0.709), "az_nas": (0.913, 0.900, 0.886), "meco": (0.894, 0.883, 0.845),
     "synflow": (0.74, 0.76, 0.75), "jacob_cov": (0.73, 0.71, 0.71),
     "vkdnw": (0.815, 0.829, 0.814), "vkdnw_agg": (0.919, 0.919, 0.906),
 }
 PROTOCOL = {
-    "nwot": "ours: the run's minibatch of 64, each ReLU once; theirs: 128 images, conv ReLUs counted twice",
+    "nwot": "ours: the run's minibatch of 64, each ReLU once; VKDNW's table (.762 / .799 / .794) fed 64 Gaussian "
+            "images: see nwot_randn",
+    "nwot_randn": "Kaiming fan-in weights, zero biases, 64 Gaussian images (the protocol of VKDNW's table, from "
+                  "AZ-NAS's notebook); each ReLU once",
     "meco": "ours: the first image of the minibatch; theirs: one augmented training image",
     "zico": "ours: the two halves (32 + 32) of the minibatch; theirs (AZ-NAS port): two batches of 64",
     "epe_nas": "ours: the minibatch of 64; theirs: 256 images",
@@ -89,7 +95,12 @@ ENSEMBLES = {
                   # The same two with the data-free MeCo (added in session 12, members fixed before
                   # ImageNet16-120 and CIFAR-10 were evaluated; CIFAR-100 had been looked at).
                   "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise+meco_randn",
-                  "rank:az_expressivity+az_trainability+synflow_ssnr_layerwise+meco_randn"),
+                  "rank:az_expressivity+az_trainability+synflow_ssnr_layerwise+meco_randn",
+                  # The same two with the data-free NASWOT (added in session 21, members fixed before nwot_randn
+                  # was evaluated on any dataset).
+                  "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise+meco_randn"
+                  "+nwot_randn",
+                  "rank:az_expressivity+az_trainability+synflow_ssnr_layerwise+meco_randn+nwot_randn"),
 }
 
 
@@ -104,6 +115,7 @@ def _files(dataset: str) -> tuple[list[str], list[str]]:
               f"{dataset}_sample1000_meco_opt.jsonl"] if dataset == "cifar10"
              else [f"{dataset}_data_free.jsonl"]) + [f"{dataset}_sample1000_az.jsonl",
                                                       f"{dataset}_sample1000_meco_randn.jsonl",
+                                                      f"{dataset}_sample1000_nwot_randn.jsonl",
                                                       f"{dataset}_sample1000_vkdnw.jsonl",
                                                       f"{dataset}_sample1000_zen.jsonl",
                                                       f"{dataset}_sample1000_te_lr.jsonl"] + (
