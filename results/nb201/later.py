@@ -64,7 +64,8 @@ PROTOCOL = {
     "meco_randn": "ours: one fixed N(0, 1) 64x64 image; theirs (MeCo's measure file): a new randn image per call",
     "zen": "N(0, 1) weights, zero biases, 64 Gaussian images (as theirs); the cells whose output ignores the input "
            "are NaN here and left out, as for every proxy (ranked last instead: 0.352 on CIFAR-10, test); the published "
-           "row is VKDNW's table, run with AZ-NAS's port of the same code: the gap is not explained",
+           "row is VKDNW's table, run with AZ-NAS's port of the same code: the gap is not explained (real "
+           "images or either term alone: 0.26-0.66, zen_variants.md)",
     "te_linear_regions": "64 Gaussian images, PyTorch's default init (as theirs); it saturates: 64 regions (one per "
                          "image) for 983 of the 1,000 cells, 1 for the 17 whose output ignores the input",
     "te_nas": "te_ntk on the shipped minibatch of 64, te_linear_regions on 64 Gaussian images, PyTorch's default "
