@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from unittest import mock
 
 import pytest
 
@@ -33,18 +34,15 @@ def _in_process(main, *args, cwd):
     costs seconds of imports each. test_score_cli runs the real entry point as a process.
     """
     err = io.StringIO()
-    before, cache = os.getcwd(), os.environ.get("ZCJAX_COMPILE_CACHE")
-    os.environ["ZCJAX_COMPILE_CACHE"] = "off"  # as _cli: no persistent compile cache for the rest of the session
-    try:
-        os.chdir(cwd)  # (contextlib.chdir is Python 3.11+; we support 3.10)
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            code = main([*args, "--no-progress"])
-    finally:
-        os.chdir(before)
-        if cache is None:
-            os.environ.pop("ZCJAX_COMPILE_CACHE")
-        else:
-            os.environ["ZCJAX_COMPILE_CACHE"] = cache
+    before = os.getcwd()
+    # As _cli: no persistent compile cache (it would stay on for the rest of the session).
+    with mock.patch.dict(os.environ, {"ZCJAX_COMPILE_CACHE": "off"}):
+        try:
+            os.chdir(cwd)  # (contextlib.chdir is Python 3.11+; we support 3.10)
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                code = main([*args, "--no-progress"])
+        finally:
+            os.chdir(before)
     return subprocess.CompletedProcess(args, code, "", err.getvalue())
 
 

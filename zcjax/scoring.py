@@ -119,16 +119,25 @@ def ntk_of(model: Any, params: Tree, ops: jax.Array | None, x: jax.Array) -> jax
     return jnp.dot(rows, rows.T, precision=jax.lax.Precision.HIGHEST)
 
 
-def zen_of(model: Any, params: Tree, ops: jax.Array | None, images: jax.Array) -> jax.Array:
-    """Zen-NAS's score of one network (:mod:`zcjax.proxies.zen`): ``images`` and a second Gaussian batch."""
-    noise = jax.random.normal(jax.random.fold_in(jax.random.key(GAUSSIAN_SEED), 2), images.shape,
-                              jnp.float32).astype(images.dtype)
+def zen_noise(images: jax.Array) -> jax.Array:
+    """Zen-NAS's second Gaussian batch x2, shaped like ``images`` (x1), the same for every cell."""
+    return jax.random.normal(jax.random.fold_in(jax.random.key(GAUSSIAN_SEED), 2), images.shape,
+                             jnp.float32).astype(images.dtype)
 
+
+def zen_forwards(model: Any, params: Tree, ops: jax.Array | None, x1: jax.Array,
+                 x2: jax.Array) -> tuple[tuple[jax.Array, list], tuple[jax.Array, list]]:
+    """The two forwards of Zen-NAS, on x1 and x1 + 0.01 x2: each ``(pre-pooling features, BatchNorm taps)``."""
     def run(inputs):
         _, state = model.apply({"params": params}, *_call_args(inputs, ops), mutable=[BN_TAPS, PRE_GAP_TAPS])
         return tap_list(state[PRE_GAP_TAPS])[0][0], tap_list(state[BN_TAPS])
 
-    (f1, bn1), (f2, bn2) = run(images), run(images + MIXUP_GAMMA * noise)
+    return run(x1), run(x1 + MIXUP_GAMMA * x2)
+
+
+def zen_of(model: Any, params: Tree, ops: jax.Array | None, images: jax.Array) -> jax.Array:
+    """Zen-NAS's score of one network (:mod:`zcjax.proxies.zen`): ``images`` and a second Gaussian batch."""
+    (f1, bn1), (f2, bn2) = zen_forwards(model, params, ops, images, zen_noise(images))
     return zen_score(f1, f2, bn1, bn2)
 
 

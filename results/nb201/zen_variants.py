@@ -30,9 +30,8 @@ import numpy as np
 from zcjax import evaluate
 from zcjax.data import get_minibatch
 from zcjax.engine import cell_key
-from zcjax.proxies.activation import tap_list
-from zcjax.proxies.zen import BN_MOMENTUM, MIXUP_GAMMA, unbiased_channel_variance
-from zcjax.scoring import BN_TAPS, GAUSSIAN_BATCH, GAUSSIAN_SEED, PRE_GAP_TAPS, gaussian_images
+from zcjax.proxies.zen import bn_log_scales, expressivity_term
+from zcjax.scoring import GAUSSIAN_BATCH, gaussian_images, zen_forwards, zen_noise
 from zcjax.spaces import nb201
 from zcjax.spaces.nb201.network import NB201Network
 from zcjax.stats import spearman
@@ -43,18 +42,8 @@ FILE = os.path.join(HERE, "cifar10_sample1000_zen.jsonl.gz")
 
 def _terms(model, params, ops, x1, x2):
     """(expressivity term, BatchNorm term) of Zen-NAS for inputs x1 and x1 + 0.01 x2."""
-    def run(inputs):
-        _, state = model.apply({"params": params}, inputs, ops, mutable=[BN_TAPS, PRE_GAP_TAPS])
-        return tap_list(state[PRE_GAP_TAPS])[0][0], tap_list(state[BN_TAPS])
-
-    (f1, bn1), (f2, bn2) = run(x1), run(x1 + MIXUP_GAMMA * x2)
-    expressivity = jnp.log(jnp.sum(jnp.abs(f1 - f2)) / f1.shape[0])
-    bn = 0.0
-    m = BN_MOMENTUM
-    for (a, w), (b, _) in zip(bn1, bn2):
-        running = (1 - m) ** 2 + (1 - m) * m * unbiased_channel_variance(a) + m * unbiased_channel_variance(b)
-        bn = bn + jnp.where(w > 0, w.astype(running.dtype) * jnp.log(jnp.sqrt(jnp.mean(running))), 0.0)
-    return expressivity, bn
+    (f1, bn1), (f2, bn2) = zen_forwards(model, params, ops, x1, x2)
+    return expressivity_term(f1, f2), sum(bn_log_scales(bn1, bn2))
 
 
 def main(cells: int = 300) -> int:
@@ -65,7 +54,7 @@ def main(cells: int = 300) -> int:
     init = jax.jit(lambda key_data, ops: model.init(jax.random.wrap_key_data(key_data), x0, ops)["params"])
     terms = jax.jit(lambda params, ops, x1, x2: _terms(model, params, ops, x1, x2))
     gauss1 = gaussian_images(GAUSSIAN_BATCH, 32, 32)
-    gauss2 = jax.random.normal(jax.random.fold_in(jax.random.key(GAUSSIAN_SEED), 2), gauss1.shape, jnp.float32)
+    gauss2 = zen_noise(gauss1)
     real, _ = get_minibatch("cifar10", 2 * GAUSSIAN_BATCH)
     real = jnp.asarray(real.transpose(0, 2, 3, 1))
     real1, real2 = real[:GAUSSIAN_BATCH], real[GAUSSIAN_BATCH:]

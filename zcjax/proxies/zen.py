@@ -14,7 +14,7 @@ jit- and vmap-able.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +31,19 @@ def unbiased_channel_variance(x: jax.Array) -> jax.Array:
     return jnp.var(flat, axis=0, ddof=1)
 
 
+def expressivity_term(features: jax.Array, mixed_features: jax.Array) -> jax.Array:
+    """``log(mean over images of sum |f(x1) - f(mix)|)`` from the (N, H, W, C) features of the two forwards."""
+    return jnp.log(jnp.sum(jnp.abs(features - mixed_features)) / features.shape[0])
+
+
+def bn_log_scales(bn_inputs: Sequence[Tap], mixed_bn_inputs: Sequence[Tap]) -> Iterator[jax.Array]:
+    """Each BatchNorm's ``log(sqrt(mean running_var))`` after the two forwards (0 for one not in the cell)."""
+    m = BN_MOMENTUM
+    for (a, w), (b, _) in zip(bn_inputs, mixed_bn_inputs):
+        running = (1 - m) ** 2 + (1 - m) * m * unbiased_channel_variance(a) + m * unbiased_channel_variance(b)
+        yield jnp.where(w > 0, w.astype(running.dtype) * jnp.log(jnp.sqrt(jnp.mean(running))), 0.0)
+
+
 def zen_score(features: jax.Array, mixed_features: jax.Array, bn_inputs: Sequence[Tap],
               mixed_bn_inputs: Sequence[Tap]) -> jax.Array:
     """Zen-NAS's score from the two forwards' pre-pooling features and BatchNorm inputs (taps, same order).
@@ -44,11 +57,7 @@ def zen_score(features: jax.Array, mixed_features: jax.Array, bn_inputs: Sequenc
     Returns:
       A scalar (-inf when the features do not depend on the input).
     """
-    n = features.shape[0]
-    diff = jnp.sum(jnp.abs(features - mixed_features)) / n
-    m = BN_MOMENTUM
-    total = jnp.log(diff)
-    for (a, w), (b, _) in zip(bn_inputs, mixed_bn_inputs):
-        running = (1 - m) ** 2 + (1 - m) * m * unbiased_channel_variance(a) + m * unbiased_channel_variance(b)
-        total = total + jnp.where(w > 0, w.astype(running.dtype) * jnp.log(jnp.sqrt(jnp.mean(running))), 0.0)
+    total = expressivity_term(features, mixed_features)
+    for scale in bn_log_scales(bn_inputs, mixed_bn_inputs):
+        total = total + scale
     return total
