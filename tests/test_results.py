@@ -167,6 +167,36 @@ def test_reg_swap_constants_are_settings(tmp_path):
         RowWriter(str(path), columns, resume=True, settings=other)
 
 
+def test_the_precision_record_names_each_float64_part_and_the_old_words_still_resume(tmp_path):
+    from zcjax import ScoreConfig, provenance, registry
+    from zcjax.scoring import FLOAT64_PROXIES
+    from zcjax.score import run_settings
+
+    # Every proxy with a float64 stage says so in the record, and only the run's own.
+    settings = run_settings(ScoreConfig(proxies="snip,synflow_ssnr,nwot,te_ntk,epe_nas,jacob_cov,nwot_randn"))
+    for name in ("synflow", "nwot", "te_ntk", "epe_nas", "jacob_cov", "nwot_randn"):
+        assert f"{name} (" in settings["precision"], name
+    assert set(FLOAT64_PROXIES) == {"synflow", "synflow_bn", "jacob_cov", "epe_nas", "nwot", "nwot_randn", "te_ntk"}
+    assert run_settings(ScoreConfig(proxies="snip,params"))["precision"] == "float32"
+    assert registry.precision_setting(["snip"], "float64") == "float64: every proxy"
+    # A file recorded with the old words (the same arithmetic) resumes, and its record takes the new words.
+    columns = ["index", "arch", "snip", "nwot"]
+    path = tmp_path / "old_words.jsonl"
+    now = run_settings(ScoreConfig(proxies="snip,nwot"))
+    with RowWriter(str(path), columns, settings={**now, "precision": provenance.LEGACY_FLOAT32_PRECISIONS[0]}) as w:
+        w.write({"index": 1, "arch": "a", "snip": 1.0, "nwot": 2.0})
+    with RowWriter(str(path), columns, resume=True, settings=now) as w:
+        w.write({"index": 2, "arch": "b", "snip": 1.0, "nwot": 2.0})
+    assert [r["index"] for r in read_rows(path)] == [1, 2] and read_settings(path)["precision"] == now["precision"]
+    # The old words never stood for the float64 precision, and other differences still refuse.
+    old = {**now, "precision": provenance.LEGACY_FLOAT32_PRECISIONS[0]}
+    f64 = run_settings(ScoreConfig(proxies="snip,nwot", precision="float64"))
+    [diff] = provenance.differences(old, f64)
+    assert diff.startswith("precision: file \"float32; synflow") and diff.endswith("this run \"float64: every proxy\"")
+    assert provenance.differences(old, {**now, "dataset": "cifar100"}) == [
+        "dataset: file \"cifar10\", this run \"cifar100\""]
+
+
 def test_resume_refuses_a_file_without_a_record(tmp_path):
     path = tmp_path / "old.jsonl"
     path.write_text('{"index": 1, "arch": "a", "params": 2.0}\n')

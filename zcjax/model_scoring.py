@@ -53,12 +53,11 @@ from .proxies.te_nas import linear_regions, ntk_score
 from .proxies.synflow import require_x64
 from .registry import PROXIES, RELU_PASSES, base_proxy, named, needed_passes, reads_relus, registry_order, resolve
 from .relu_taps import ReluInLoopError, relu_inputs, relu_problem
-from .scoring import (FLOAT64_PROXIES, GAUSSIAN_BATCH, GAUSSIAN_SEED, NTK_PARAMETERS, SWAP_SAMPLES, _results,
-                      cross_entropy, meco_opt_key, meco_randn_image)
+from .scoring import (FLOAT64_PROXIES, GAUSSIAN_BATCH, GAUSSIAN_SEED, HANDOFF_PROXIES, NTK_PARAMETERS, SWAP_SAMPLES,
+                      _results, cross_entropy, meco_opt_key, meco_randn_image)
 
 SIZE_PROXIES = ("params", "flops")
-# A float32 part hands an array to the float64 stage.
-HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot", "nwot_randn", "te_ntk")
+# The float32 part of a HANDOFF_PROXIES member hands an array to the float64 stage.
 HANDOFF = ("jacobian", "onehot", "nwot_kernel", "nwot_randn_kernel", "ntk")  # those arrays
 
 

@@ -134,14 +134,34 @@ def _show(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+# Settings that earlier versions recorded in other words, for rows that this version computes the same way.
+# Until 2026-12-07 the float32 precision was recorded as one of these strings whatever the proxies (the second by
+# results/macro/score_macro.py), though epe_nas, nwot, nwot_randn and te_ntk have had a float64 part since they were
+# added (each in the commit that added it): the strings under-described those runs, they did not describe other
+# arithmetic. zcjax.registry.precision_setting now names each run's float64 parts; a file with an old string resumes,
+# and its record is rewritten in the new words.
+LEGACY_FLOAT32_PRECISIONS = ("float32; synflow, synflow_bn and the jacob_cov eigenvalues float64",
+                             "float32; synflow and jacob_cov eigenvalues float64")
+
+
+def _in_current_words(recorded: dict[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    now = current.get("precision")
+    if recorded.get("precision") in LEGACY_FLOAT32_PRECISIONS and isinstance(now, str) and now.startswith("float32"):
+        return {**recorded, "precision": now}
+    return recorded
+
+
 def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
     """The settings that differ, as ``'name: recorded X, now Y'`` (nested keys dotted).
+
+    A setting that an earlier version recorded in other words for the same
+    arithmetic (:data:`LEGACY_FLOAT32_PRECISIONS`) is not a difference.
 
     Args:
       recorded: the settings in a file's record.
       current: the settings of the run that would append to it.
     """
-    a, b = _flat(_plain(recorded)), _flat(_plain(current))
+    a, b = _flat(_in_current_words(_plain(recorded), current)), _flat(_plain(current))
     out = []
     for key in [*a, *(k for k in b if k not in a)]:
         if a.get(key, "(not set)") != b.get(key, "(not set)"):

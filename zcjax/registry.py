@@ -39,6 +39,9 @@ class Proxy:
       constants: the names of the constants the caller must give (e.g.
         ``ScoreConfig.reg_swap``); a proxy with constants is computed only when
         named, never as part of 'all' or 'data-free'.
+      float64: what of it is computed in float64 when a run's precision is
+        float32 ('' for nothing); results files record it
+        (:func:`precision_setting`).
     """
 
     name: str
@@ -49,24 +52,32 @@ class Proxy:
     engines: tuple[str, ...] = ENGINES
     revision: int = 1
     constants: tuple[str, ...] = ()
+    float64: str = ""
 
+
+_LINEARISED = "the linearised network"
+_JACOBIAN = "statistics of the float32 input Jacobian"
+_KERNEL = "log-determinant of the float32 kernel"
 
 PROXIES: dict[str, Proxy] = {p.name: p for p in (
     Proxy("grad_norm", ("loss",), False, True, "sum over layers of ||dL/dW||"),
     Proxy("snip", ("loss",), True, True, "sum |W * dL/dW|"),
     Proxy("grasp", ("loss", "hessian"), True, True, "sum -W * (H dL/dW), Hessian-vector product"),
     Proxy("fisher", ("loss",), True, True, "sum over channels of 0.5 E[(sum z dL/dz)^2] x fan_in"),
-    Proxy("jacob_cov", ("jacobian",), False, True, "eigenvalue score of the correlation of input Jacobians"),
+    Proxy("jacob_cov", ("jacobian",), False, True, "eigenvalue score of the correlation of input Jacobians",
+          float64=_JACOBIAN),
     Proxy("plain", ("loss",), True, True, "sum W * dL/dW"),
-    Proxy("synflow", ("synflow",), True, False, "sum |W * dR/dW|, |.|-linearised net, BN only in reductions, float64"),
-    Proxy("synflow_bn", ("synflow_bn",), True, False, "synflow with every BatchNorm kept"),
+    Proxy("synflow", ("synflow",), True, False, "sum |W * dR/dW|, |.|-linearised net, BN only in reductions, float64",
+          float64=_LINEARISED),
+    Proxy("synflow_bn", ("synflow_bn",), True, False, "synflow with every BatchNorm kept", float64=_LINEARISED),
     Proxy("l2_norm", ("shape",), False, False, "sum over layers of ||W||"),
     Proxy("params", ("shape",), False, False, "number of parameters of the layers the cell uses"),
     Proxy("flops", ("shape",), False, False, "multiply-adds of conv/linear layers for one image"),
     # Proxies published after the paper (docs/PROXIES.md gives the definitions we follow).
-    Proxy("nwot", ("relu",), False, True, "log|det K|, K: how many ReLU units each pair of images agree on (NASWOT)"),
+    Proxy("nwot", ("relu",), False, True, "log|det K|, K: how many ReLU units each pair of images agree on (NASWOT)",
+          float64=_KERNEL),
     Proxy("nwot_randn", ("relu_randn",), False, False, "nwot on the 64 fixed N(0, 1) images of the Gaussian-input "
-          "proxies instead of the minibatch (AZ-NAS's and VKDNW's NB201 protocol)"),
+          "proxies instead of the minibatch (AZ-NAS's and VKDNW's NB201 protocol)", float64=_KERNEL),
     Proxy("swap", ("swap",), False, True, "distinct activation patterns of the ReLU units over 16 images (SWAP)"),
     Proxy("reg_swap", ("swap", "shape"), False, True, "swap x exp(-(P / 1000 - mu)^2 / sigma), P the parameter "
           "count (reg-SWAP; mu, sigma: --reg-swap)", constants=("mu", "sigma")),
@@ -85,7 +96,8 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
           "block's Jacobian probed with Rademacher vectors (AZ-NAS)", ("nb201",)),
     Proxy("zen", ("zen",), False, False, "log |f(x) - f(x + 0.01 e)| before pooling + sum of log BatchNorm "
           "scales, Gaussian x (Zen-NAS)", ("nb201",)),
-    Proxy("te_ntk", ("ntk",), False, True, "-condition number of the NTK of the minibatch (TE-NAS)"),
+    Proxy("te_ntk", ("ntk",), False, True, "-condition number of the NTK of the minibatch (TE-NAS)",
+          float64="condition number of the float32 NTK"),
     Proxy("te_linear_regions", ("linear_regions",), False, False, "distinct ReLU activation patterns of 64 Gaussian "
           "images (TE-NAS)"),
     Proxy("vkdnw_entropy", ("vkdnw",), False, False, "entropy of the deciles of the Fisher spectrum of element 0 of "
@@ -93,7 +105,7 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
     Proxy("vkdnw_dim", ("vkdnw",), False, False, "number of parameter tensors of the xautodl network, "
           "21 + 45 k for k conv edges a cell (VKDNW)", ("nb201",)),
     Proxy("epe_nas", ("jacobian",), False, True, "sum over classes of |sum log(|corr| + 1e-5)| of the input "
-          "Jacobians (EPE-NAS)"),
+          "Jacobians (EPE-NAS)", float64=_JACOBIAN),
 )}
 
 PAPER_PROXIES = ("grad_norm", "snip", "grasp", "fisher", "jacob_cov", "plain", "synflow", "synflow_bn", "l2_norm",
@@ -121,6 +133,25 @@ def base_proxy(name: str) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
+
+
+def float64_proxies() -> tuple[str, ...]:
+    """The proxies with a part computed in float64 under the float32 precision (:attr:`Proxy.float64`)."""
+    return tuple(p.name for p in PROXIES.values() if p.float64)
+
+
+def precision_setting(names: Iterable[str], precision: str = "float32") -> str:
+    """What a run of ``names`` computes in which precision, as its results file records it.
+
+    'float64: every proxy' for the float64 precision; for float32, 'float32' and, for each proxy of the run with a
+    float64 part (:attr:`Proxy.float64`), that part: e.g. ``'float32; float64: synflow (the linearised network),
+    nwot (log-determinant of the float32 kernel)'``.
+    """
+    if precision == "float64":
+        return "float64: every proxy"
+    used = {base_proxy(n) for n in names}
+    parts = [f"{p} ({PROXIES[p].float64})" for p in float64_proxies() if p in used]
+    return "float32" + ("; float64: " + ", ".join(parts) if parts else "")
 
 
 def revisions(names: Iterable[str]) -> dict[str, int]:

@@ -68,9 +68,6 @@ def output_columns(proxies: Sequence[str], dataset: str) -> list[str]:
     return ["index", "arch", *proxies, *benchmark.accuracy_columns(dataset)]
 
 
-PRECISION = "float32; synflow, synflow_bn and the jacob_cov eigenvalues float64"
-
-
 def run_settings(config: ScoreConfig, x: np.ndarray | None = None, y: np.ndarray | None = None,
                  torch_weights: str | None = None) -> dict[str, Any]:
     """The settings that determine a run's rows, as recorded beside its results file.
@@ -94,7 +91,7 @@ def run_settings(config: ScoreConfig, x: np.ndarray | None = None, y: np.ndarray
                 "network": {"channels": config.channels, "cells_per_stage": config.cells_per_stage,
                             # Recorded only when not the default, so that files written before it existed resume.
                             **({"variant": config.variant} if config.variant != "reference" else {})},
-                "precision": PRECISION if config.precision == "float32" else "float64: every proxy",
+                "precision": registry.precision_setting(config.proxies, config.precision),
                 "minibatch": minibatch, "zcjax": __version__}
     settings.update(provenance.constants_record(config.reg_swap))
     return registry.with_revisions(settings)

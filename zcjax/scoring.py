@@ -56,9 +56,9 @@ from .proxies.jacobian import epe_nas_score, jacob_cov_score
 from .proxies.ssnr import layer_moments, ssnr_of_moments
 from .proxies.static import flops_layers, l2_norm_layers, param_count
 from .proxies.synflow import logit_sum_grads, synflow_saliency
-from .registry import PROXIES, SSNR_SUFFIXES, base_proxy, needed_passes
+from .registry import PROXIES, SSNR_SUFFIXES, base_proxy, float64_proxies, needed_passes
 
-FLOAT64_PROXIES = ("synflow", "synflow_bn", "jacob_cov", "epe_nas", "nwot", "nwot_randn", "te_ntk")
+FLOAT64_PROXIES = float64_proxies()  # each with a float64 stage (registry.Proxy.float64)
 # Proxies with a float32 part that hands an array to the float64 stage.
 HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot", "nwot_randn", "te_ntk")
 SWAP_SAMPLES = 16  # SWAP's batch

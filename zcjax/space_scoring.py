@@ -225,7 +225,7 @@ def space_settings(config: SpaceScoreConfig, x: np.ndarray | None = None, y: np.
         "space": config.space, "dataset": config.task, "proxies": list(config.proxies),
         "init": {"seed": config.init_seed, "scheme": "space default"},
         "network": json.loads(json.dumps(dict(config.options))),
-        "precision": "float32; synflow, synflow_bn and the jacob_cov eigenvalues float64",
+        "precision": registry.precision_setting(config.proxies),
         "minibatch": minibatch, "zcjax": __version__,
         **provenance.constants_record(config.reg_swap)})
 

@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 import zcjax
-from zcjax import provenance, results, stats
+from zcjax import provenance, registry, results, stats
 from zcjax.data import get_minibatch
 from zcjax.proxies.activation import reg_swap_constants
 from zcjax.registry import PROXIES, base_proxy, resolve
@@ -50,7 +50,7 @@ def settings(proxies: list[str], sample: int, seed: int, init_seed: int, x, y,
             "init": {"seed": init_seed, "scheme": "numpy_init (PyTorch default laws), default_rng([seed, index])"},
             "network": {"stem_channels": 32, "head_channels": 1280, "stages": [2, 3, 3]},
             "conventions": {"batchnorm": "batch statistics", "synflow_batchnorm": "drop"},
-            "precision": "float32; synflow and jacob_cov eigenvalues float64",
+            "precision": registry.precision_setting(proxies),
             "minibatch": minibatch, "zcjax": zcjax.__version__}
 
 
