@@ -177,6 +177,11 @@ class Space(abc.ABC):
     #: candidates masked by ``layer_mask``): the engine then compiles one
     #: program for the whole space (``--strategy batched``).
     arch_as_data: bool = False
+    #: What ``--strategy auto`` runs on a CPU: the first of these that the run allows, else 'per-cell'.
+    #: 'batched' needs :attr:`arch_as_data` and no proxy that reads every ReLU; 'eager' no proxy that reads
+    #: the minibatch (op by op, the gradient and Hessian passes keep every layer's residuals at the
+    #: minibatch's size). Set from measurements of the space (bench/RESULTS.md, ``space_strategies``).
+    cpu_strategies: tuple[str, ...] = ()
     #: For a product space (every combination of per-position values is an
     #: architecture and the canonical form is those values): the number of
     #: values at each position, e.g. ``(5,) * 6`` for NAS-Bench-201. None

@@ -84,6 +84,26 @@ def test_strategies_score_what_per_cell_scores(strategy, proxies):
     assert all(v > 0 for v in rows[strategy].values())
 
 
+def test_auto_on_a_cpu_follows_the_space_and_runs_minibatch_proxies_eagerly_nowhere(monkeypatch):
+    for name in spaces.names():
+        space = spaces.get(name)
+        assert set(space.cpu_strategies) <= {"per-cell", "eager", "batched"}, name
+        assert "batched" not in space.cpu_strategies or space.arch_as_data, name
+    auto = lambda space, proxies: ss.SpaceScoreConfig(space=space, proxies=proxies).resolved_strategy()  # noqa: E731
+    assert jax.local_devices()[0].platform == "cpu"
+    assert auto("nb301", "synflow,synflow_ssnr,params") == "eager" and auto("tnb101_micro", "synflow") == "eager"
+    assert auto("macro", "synflow,flops") == "batched"
+    assert auto("macro", "synflow,nwot_randn") == "eager"  # a ReLU reader cannot use the arch-as-data network
+    assert auto("nb101", "synflow") == "per-cell"
+    for space in ("nb301", "tnb101_micro", "nb101"):  # the minibatch proxies: never eager on a CPU
+        assert auto(space, "synflow,snip") == "per-cell", space
+    assert auto("macro", "synflow,snip") == "batched" and auto("macro", "snip,nwot") == "per-cell"
+    assert ss.SpaceScoreConfig(space="nb301", proxies="synflow", strategy="per-cell").resolved_strategy() == "per-cell"
+    # On an accelerator: batched where the space allows it, else per-cell.
+    monkeypatch.setattr(ss.jax, "local_devices", lambda: [type("Device", (), {"platform": "gpu"})()])
+    assert auto("macro", "synflow,snip") == "batched" and auto("nb301", "synflow") == "per-cell"
+
+
 def test_weights_do_not_depend_on_the_run():
     space = spaces.get("macro")
     data = lambda key: np.asarray(jax.random.key_data(key))  # noqa: E731

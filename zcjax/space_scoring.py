@@ -106,12 +106,22 @@ class SpaceScoreConfig:
         return any(registry.PROXIES[registry.base_proxy(n)].needs_data for n in self.proxies)
 
     def resolved_strategy(self) -> str:
-        """The strategy ``auto`` stands for: batched where the space has an arch-as-data network, the device
-        is an accelerator and no proxy reads every ReLU (:func:`zcjax.registry.reads_relus`), else per-cell."""
+        """The strategy ``auto`` stands for.
+
+        On an accelerator: batched where the space has an arch-as-data network and no proxy reads every ReLU
+        (:func:`zcjax.registry.reads_relus`), else per-cell. On a CPU: the first of the space's
+        :attr:`~zcjax.spaces.Space.cpu_strategies` that the run allows, else per-cell; eager only when no
+        proxy reads the minibatch (op by op, the gradient and Hessian passes keep every layer's residuals at
+        the minibatch's size: an NB301 cell with the paper's proxies outgrew 22 GB, and was no faster).
+        """
         if self.strategy != "auto":
             return self.strategy
-        arch_as_data = _space(self.space).arch_as_data and not registry.reads_relus(self.proxies)
-        return "batched" if arch_as_data and jax.local_devices()[0].platform != "cpu" else "per-cell"
+        space = _space(self.space)
+        batchable = space.arch_as_data and not registry.reads_relus(self.proxies)
+        if jax.local_devices()[0].platform != "cpu":
+            return "batched" if batchable else "per-cell"
+        allowed = {"batched": batchable, "eager": not self.needs_data, "per-cell": True}
+        return next((s for s in space.cpu_strategies if allowed[s]), "per-cell")
 
 
 def weight_tag(space: Any, arch: Any) -> int:

@@ -26,6 +26,7 @@ class NB301Space(Space):
 
     name = "nb301"
     tasks = ("cifar10",)
+    cpu_strategies = ("eager",)  # bench/RESULTS.md, space_strategies
 
     def canonical(self, arch: str | Sequence[int] | np.ndarray) -> Arch:
         return _arch.to_arch(arch)

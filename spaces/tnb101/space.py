@@ -141,6 +141,7 @@ class MicroSpace(_TNB101Space):
 
     name = "tnb101_micro"
     _kind = "micro"
+    cpu_strategies = ("eager",)  # bench/RESULTS.md, space_strategies
 
     def canonical(self, arch: str | Sequence[int] | np.ndarray) -> Arch:
         return _arch.to_micro(arch)
