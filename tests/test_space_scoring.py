@@ -98,6 +98,8 @@ def test_auto_on_a_cpu_follows_the_space_and_runs_minibatch_proxies_eagerly_nowh
     for space in ("nb301", "tnb101_micro", "nb101"):  # the minibatch proxies: never eager on a CPU
         assert auto(space, "synflow,snip") == "per-cell", space
     assert auto("macro", "synflow,snip") == "batched" and auto("macro", "snip,nwot") == "per-cell"
+    with pytest.warns(UserWarning, match="eager keeps every layer's residuals"):
+        ss.SpaceScoreConfig(space="nb301", proxies="snip", strategy="eager")
     assert ss.SpaceScoreConfig(space="nb301", proxies="synflow", strategy="per-cell").resolved_strategy() == "per-cell"
     # On an accelerator: batched where the space allows it, else per-cell.
     monkeypatch.setattr(ss.jax, "local_devices", lambda: [type("Device", (), {"platform": "gpu"})()])

@@ -100,6 +100,9 @@ class SpaceScoreConfig:
                              "use --strategy per-cell")
         object.__setattr__(self, "options", tuple(sorted(dict(self.options).items())))
         object.__setattr__(self, "reg_swap", reg_swap_constants(self.proxies, self.reg_swap))
+        if self.strategy == "eager" and self.needs_data:
+            warnings.warn("--strategy eager keeps every layer's residuals of the minibatch proxies' passes (an NB301 "
+                          "cell with the paper's proxies outgrew 22 GB); per-cell needs far less memory", stacklevel=3)
 
     @property
     def needs_data(self) -> bool:
