@@ -1,16 +1,17 @@
 """Which strategy scores the other spaces fastest on this machine: per-cell, eager or batched, per proxy group.
 
-    python bench/bench_space_strategies.py [--cells 4] [--spaces nb301,tnb101_micro,nas_bench_macro]
-        [--groups data-free,paper] [--timeout 1200]
+    python bench/bench_space_strategies.py [--cells 6] [--spaces nb301,tnb101_micro,nas_bench_macro]
+        [--groups synflow,paper] [--timeout 900] [--force]
 
 Each (space, proxy group, strategy) is one fresh ``python -m zcjax.score --space S --sample K --seed 0`` process
 with the compile cache off, as a new user's first run meets it; the rows are timed as they arrive on stdout. Groups:
-``data-free`` is synflow with its SSNR, params and flops (the SSNR table's set); ``paper`` is the zero-cost paper's
+``synflow`` is synflow with its SSNR, params and flops (the SSNR table's set, data-free); ``paper`` is the zero-cost paper's
 proxies and their SSNR, data ones included. Spaces whose tasks have no image dataset (TransNAS-Bench-101) get a
 batch file of 16 Gaussian images of the network's input shape (timing only). The ``batched`` row is run where the
 space has an arch-as-data network. Each strategy's values are compared with per-cell's (largest relative
 difference over every proxy and cell). Writes the ``space_strategies`` section of bench/RESULTS.md; the raw
-timings go to ``bench/space_strategies.json`` (rerunning skips what is there).
+timings go to ``bench/space_strategies.json``: a rerun skips what is there, including runs that stopped (timed out,
+killed: an op-by-op NB301 run with the paper's proxies grew to 22.5 GB) unless ``--force``.
 """
 
 from __future__ import annotations
@@ -19,17 +20,19 @@ import argparse
 import json
 import math
 import os
+import queue
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
 
 from _report import HERE, machine, write_section
 
-GROUPS = {"data-free": "synflow,synflow_ssnr,synflow_ssnr_layerwise,params,flops", "paper": "paper"}
+GROUPS = {"synflow": "synflow,synflow_ssnr,synflow_ssnr_layerwise,params,flops", "paper": "paper"}
 TASKS = {"tnb101_micro": "class_scene", "tnb101_macro": "class_scene"}
 RAW = os.path.join(HERE, "space_strategies.json")
 FOOTER = """What `--strategy auto` takes from it (`Space.cpu_strategies`, zcjax/space_scoring.py): on a CPU,
@@ -61,31 +64,40 @@ def _batch_file(space: str, task: str, folder: str) -> str | None:
 
 def run_one(space: str, task: str, proxies: str, strategy: str, cells: int, timeout: float,
             batch_file: str | None) -> dict:
-    """One fresh scoring process; the seconds since its start at which each row arrived, and the rows."""
+    """One fresh scoring process; the seconds since its start at which each row arrived, and the rows.
+
+    The process is killed at ``timeout`` seconds, rows or not (stdout is read by a thread; stderr goes to a file,
+    so that neither pipe can fill and stall it).
+    """
     cmd = [sys.executable, "-m", "zcjax.score", "--space", space, "--task", task, "--sample", str(cells), "--seed", "0",
            "--proxies", proxies, "--strategy", strategy, "--output", "-", "--no-progress"]
     if batch_file:
         cmd += ["--batch-file", batch_file]
     env = {**os.environ, "ZCJAX_COMPILE_CACHE": "off"}
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    arrivals, rows, timed_out = [], [], False
-    try:
-        for line in proc.stdout:
+    lines: queue.Queue = queue.Queue()
+    with tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+        reader = threading.Thread(target=lambda: [lines.put((time.perf_counter() - start, line)) for line in proc.stdout],
+                                  daemon=True)
+        reader.start()
+        arrivals, rows, timed_out = [], [], False
+        while reader.is_alive() or not lines.empty():
+            try:
+                at, line = lines.get(timeout=min(5.0, max(0.1, timeout - (time.perf_counter() - start))))
+            except queue.Empty:
+                if time.perf_counter() - start > timeout:
+                    timed_out = True
+                    proc.kill()
+                    break
+                continue
             if line.strip().startswith("{"):
-                arrivals.append(time.perf_counter() - start)
+                arrivals.append(at)
                 rows.append(json.loads(line))
-            if time.perf_counter() - start > timeout:
-                timed_out = True
-                proc.kill()
-                break
-        proc.wait(timeout=max(1.0, timeout - (time.perf_counter() - start)))
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        proc.kill()
         proc.wait()
-    total = time.perf_counter() - start
-    error = proc.stderr.read().strip().splitlines()[-1:] if proc.returncode != 0 and not timed_out else []
+        total = time.perf_counter() - start
+        err.seek(0)
+        error = err.read().strip().splitlines()[-1:] if proc.returncode != 0 and not timed_out else []
     return {"space": space, "task": task, "proxies": proxies, "strategy": strategy, "process_s": total,
             "arrivals": arrivals, "rows": rows, "complete": len(rows) == cells, "error": error,
             "returncode": proc.returncode, "timed_out": timed_out}
@@ -96,7 +108,7 @@ def _stopped(r: dict) -> str:
     if r.get("timed_out"):
         why = "stopped at --timeout"
     elif r.get("returncode") == -9:
-        why = "killed (SIGKILL: out of memory)"
+        why = "killed by SIGKILL (the OOM killer, if the kernel log says so)"
     else:
         why = f"failed ({' '.join(r.get('error') or []) or 'exit ' + str(r.get('returncode'))})"
     return f"{why}: {len(r['arrivals'])} rows"
@@ -121,9 +133,9 @@ def _max_rel(a: list[dict], b: list[dict]) -> tuple[float, str]:
     return worst, where
 
 
-def table(results: list[dict], cells: int) -> str:
+def table(results: list[dict], cells: int, timeout: float) -> str:
     lines = [f"Machine: {machine()}. Measured {time.strftime('%Y-%m-%d')} with "
-             f"`python bench/bench_space_strategies.py --cells {cells}`: one fresh `python -m zcjax.score --space S "
+             f"`python bench/bench_space_strategies.py --cells {cells} --timeout {timeout:.0f}`: one fresh `python -m zcjax.score --space S "
              f"--sample {cells} --seed 0 --strategy X` process a row, compile cache off; rows timed as they arrive.", "",
              "| space, task | proxies | strategy | process s | first row s | later rows, median s a cell | "
              f"{cells} cells s a cell | values vs per-cell |",
@@ -146,15 +158,15 @@ def table(results: list[dict], cells: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", type=int, default=4)
+    parser.add_argument("--cells", type=int, default=6)
     parser.add_argument("--spaces", default="nb301,tnb101_micro,nas_bench_macro")
-    parser.add_argument("--groups", default="data-free,paper")
-    parser.add_argument("--timeout", type=float, default=1200.0, help="seconds a process may run")
+    parser.add_argument("--groups", default="synflow,paper")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds a process may run")
+    parser.add_argument("--force", action="store_true", help="run again what stopped before (timed out, killed)")
     args = parser.parse_args()
     from zcjax import registry, spaces
 
     done = json.load(open(RAW)) if os.path.isfile(RAW) else []
-    key = lambda r: (r["space"], r["proxies"], r["strategy"], len(r["arrivals"]) if r["complete"] else -1)
     with tempfile.TemporaryDirectory() as folder:
         for space in args.spaces.split(","):
             task = TASKS.get(space, spaces.get(space).tasks[0])
@@ -164,8 +176,10 @@ def main() -> None:
                 if spaces.get(space).arch_as_data and not registry.reads_relus(registry.resolve(proxies, "model")):
                     strategies.append("batched")
                 for strategy in strategies:
-                    if any(key(r)[:3] == (space, proxies, strategy) and r["complete"] and len(r["arrivals"]) == args.cells
-                           for r in done):
+                    previous = next((r for r in done if (r["space"], r["proxies"], r["strategy"])
+                                     == (space, proxies, strategy)), None)
+                    if previous is not None and (len(previous["rows"]) == args.cells if previous["complete"]
+                                                 else not args.force):
                         continue
                     needs = any(registry.PROXIES[registry.base_proxy(n)].needs_data
                                 for n in registry.resolve(proxies, "model"))
@@ -173,10 +187,10 @@ def main() -> None:
                     result = run_one(space, task, proxies, strategy, args.cells, args.timeout, batch)
                     print(f"{space} {group} {strategy}: {result['process_s']:.1f} s, rows at "
                           f"{', '.join(f'{t:.1f}' for t in result['arrivals'])} {' '.join(result['error'])}", flush=True)
-                    done = [r for r in done if key(r)[:3] != (space, proxies, strategy)] + [result]
+                    done = [r for r in done if r is not previous] + [result]
                     with open(RAW, "w") as f:
                         json.dump(done, f, indent=1)
-    text = table(done, args.cells)
+    text = table(done, args.cells, args.timeout)
     print(text)
     write_section("space_strategies", "## Strategies for the other spaces (bench/bench_space_strategies.py)\n\n" + text
                   + "\n\n" + FOOTER)

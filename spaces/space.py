@@ -189,6 +189,13 @@ class Space(abc.ABC):
     #: whose positions all have the same number of values.
     choices: tuple[int, ...] | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        unknown = [s for s in cls.cpu_strategies if s not in ("per-cell", "eager", "batched")]
+        if unknown or ("batched" in cls.cpu_strategies and not cls.arch_as_data):
+            raise TypeError(f"{cls.__name__}.cpu_strategies {cls.cpu_strategies!r}: expected 'per-cell', 'eager' "
+                            "or 'batched' (batched only with arch_as_data)")
+
     def dataset(self, task: str | None = None) -> str | None:
         """The image dataset of :mod:`zcjax.data` that feeds ``task`` (e.g. ``'cifar10'``), or None.
 

@@ -172,27 +172,33 @@ def test_the_precision_record_names_each_float64_part_and_the_old_words_still_re
     from zcjax.scoring import FLOAT64_PROXIES
     from zcjax.score import run_settings
 
-    # Every proxy with a float64 stage says so in the record, and only the run's own.
+    # Every proxy with a float64 stage is named in the record, and only the run's own.
     settings = run_settings(ScoreConfig(proxies="snip,synflow_ssnr,nwot,te_ntk,epe_nas,jacob_cov,nwot_randn"))
-    for name in ("synflow", "nwot", "te_ntk", "epe_nas", "jacob_cov", "nwot_randn"):
-        assert f"{name} (" in settings["precision"], name
+    assert settings["precision"] == "float32; float64 parts: jacob_cov, synflow, nwot, nwot_randn, te_ntk, epe_nas"
     assert set(FLOAT64_PROXIES) == {"synflow", "synflow_bn", "jacob_cov", "epe_nas", "nwot", "nwot_randn", "te_ntk"}
+    assert all(registry.PROXIES[p].float64 for p in FLOAT64_PROXIES)
     assert run_settings(ScoreConfig(proxies="snip,params"))["precision"] == "float32"
-    assert registry.precision_setting(["snip"], "float64") == "float64: every proxy"
+    assert run_settings(ScoreConfig(proxies="snip", precision="float64"))["precision"] == "float64: every proxy"
     # A file recorded with the old words (the same arithmetic) resumes, and its record takes the new words.
     columns = ["index", "arch", "snip", "nwot"]
     path = tmp_path / "old_words.jsonl"
     now = run_settings(ScoreConfig(proxies="snip,nwot"))
-    with RowWriter(str(path), columns, settings={**now, "precision": provenance.LEGACY_FLOAT32_PRECISIONS[0]}) as w:
+    old = {**now, "precision": provenance.LEGACY_FLOAT32_PRECISIONS[0]}
+    with RowWriter(str(path), columns, settings=old) as w:
         w.write({"index": 1, "arch": "a", "snip": 1.0, "nwot": 2.0})
     with RowWriter(str(path), columns, resume=True, settings=now) as w:
         w.write({"index": 2, "arch": "b", "snip": 1.0, "nwot": 2.0})
     assert [r["index"] for r in read_rows(path)] == [1, 2] and read_settings(path)["precision"] == now["precision"]
-    # The old words never stood for the float64 precision, and other differences still refuse.
-    old = {**now, "precision": provenance.LEGACY_FLOAT32_PRECISIONS[0]}
+    # Either old spelling, and nested as a search trace holds its score file's settings.
+    macro = {"proxies": ["synflow", "params"], "precision": provenance.LEGACY_FLOAT32_PRECISIONS[1]}
+    trace = {"run": 0, "scores": {"settings": macro}}
+    assert provenance.differences(trace, {"run": 0, "scores": {"settings": {
+        **macro, "precision": registry.precision_setting(macro["proxies"])}}}) == []
+    # The old words never stood for the float64 precision, nor for other proxies' words; other differences refuse.
     f64 = run_settings(ScoreConfig(proxies="snip,nwot", precision="float64"))
     [diff] = provenance.differences(old, f64)
     assert diff.startswith("precision: file \"float32; synflow") and diff.endswith("this run \"float64: every proxy\"")
+    assert provenance.differences(old, {**now, "precision": "float32; float64 parts: synflow"})
     assert provenance.differences(old, {**now, "dataset": "cifar100"}) == [
         "dataset: file \"cifar10\", this run \"cifar100\""]
 

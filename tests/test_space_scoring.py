@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import chex
 import jax
 import numpy as np
@@ -89,21 +91,34 @@ def test_auto_on_a_cpu_follows_the_space_and_runs_minibatch_proxies_eagerly_nowh
         space = spaces.get(name)
         assert set(space.cpu_strategies) <= {"per-cell", "eager", "batched"}, name
         assert "batched" not in space.cpu_strategies or space.arch_as_data, name
-    auto = lambda space, proxies: ss.SpaceScoreConfig(space=space, proxies=proxies).resolved_strategy()  # noqa: E731
-    assert jax.local_devices()[0].platform == "cpu"
-    assert auto("nb301", "synflow,synflow_ssnr,params") == "eager" and auto("tnb101_micro", "synflow") == "eager"
-    assert auto("macro", "synflow,flops") == "batched"
-    assert auto("macro", "synflow,nwot_randn") == "eager"  # a ReLU reader cannot use the arch-as-data network
-    assert auto("nb101", "synflow") == "per-cell"
-    for space in ("nb301", "tnb101_micro", "nb101"):  # the minibatch proxies: never eager on a CPU
-        assert auto(space, "synflow,snip") == "per-cell", space
-    assert auto("macro", "synflow,snip") == "batched" and auto("macro", "snip,nwot") == "per-cell"
+    with pytest.raises(TypeError, match="cpu_strategies"):
+        type("Bad", (spaces.Space,), {"cpu_strategies": ("batched",)})
+    device = lambda platform: lambda: [type("Device", (), {"platform": platform})()]  # noqa: E731
+    monkeypatch.setattr(ss.jax, "local_devices", device("cpu"))
+
+    def auto(space, proxies):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the ReLU readers of a group left out of a batched run
+            config = ss.SpaceScoreConfig(space=space, proxies=proxies)
+        return config.resolved_strategy(), config.proxies
+
+    assert auto("nb301", "synflow,synflow_ssnr,params")[0] == "eager" and auto("tnb101_micro", "synflow")[0] == "eager"
+    assert auto("nb301", "data-free")[0] == "eager" and auto("nb101", "synflow")[0] == "per-cell"
+    for space in ("nb301", "tnb101_micro", "nb101"):  # the minibatch proxies: never eager
+        assert auto(space, "synflow,snip")[0] == "per-cell" and auto(space, "all")[0] == "per-cell", space
+    # NAS-Bench-Macro: batched, the minibatch proxies too; a group's ReLU readers are left out as on an
+    # accelerator, named ones make the run per-cell.
+    assert auto("macro", "synflow,flops")[0] == "batched" and auto("macro", "synflow,snip")[0] == "batched"
+    for group in ("data-free", "all"):
+        strategy, proxies = auto("macro", group)
+        assert strategy == "batched" and "synflow" in proxies and "nwot_randn" not in proxies, group
+    assert auto("macro", "synflow,nwot_randn")[0] == "per-cell" and auto("macro", "snip,nwot")[0] == "per-cell"
+    assert ss.SpaceScoreConfig(space="nb301", proxies="synflow", strategy="per-cell").resolved_strategy() == "per-cell"
     with pytest.warns(UserWarning, match="eager keeps every layer's residuals"):
         ss.SpaceScoreConfig(space="nb301", proxies="snip", strategy="eager")
-    assert ss.SpaceScoreConfig(space="nb301", proxies="synflow", strategy="per-cell").resolved_strategy() == "per-cell"
     # On an accelerator: batched where the space allows it, else per-cell.
-    monkeypatch.setattr(ss.jax, "local_devices", lambda: [type("Device", (), {"platform": "gpu"})()])
-    assert auto("macro", "synflow,snip") == "batched" and auto("nb301", "synflow") == "per-cell"
+    monkeypatch.setattr(ss.jax, "local_devices", device("gpu"))
+    assert auto("macro", "synflow,snip")[0] == "batched" and auto("nb301", "synflow")[0] == "per-cell"
 
 
 def test_weights_do_not_depend_on_the_run():
@@ -135,9 +150,11 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     base = ["--no-progress", "-o", str(tmp_path / "o.jsonl")]
     one_line_error(capsys, ["--space", "nb999", "--sample", "1", *base], "unknown search space 'nb999'")
     one_line_error(capsys, ["--space", "macro", "--arch", "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-                            *base], "invalid NAS-Bench-Macro arch")
+                            "--proxies", "synflow", *base], "invalid NAS-Bench-Macro arch")
     one_line_error(capsys, ["--space", "tnb101_micro", "--sample", "1", "--strategy", "batched", *base],
                    "space tnb101_micro has no arch-as-data network")
+    one_line_error(capsys, ["--space", "macro", "--sample", "1", "--precision", "float64", *base],
+                   "--precision is for nb201 only")
     one_line_error(capsys, ["--space", "macro", "--sample", "1", "--torch-weights", "w.npz", *base],
                    "--torch-weights is for nb201 only")
     one_line_error(capsys, ["--space", "macro", "--sample", "1", "--task", "cifar100", *base],

@@ -365,7 +365,7 @@ def synflow_input(input_shape: Sequence[int], dtype: Any = None) -> jax.Array:
 def model_float64_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, input_shape: Sequence[int],
                         jacobian: jax.Array | dict[str, Any] | None = None, args: Sequence[Any] = (),
                         rngs: Any = None, input_dtype: Any = None, per_layer: bool = False) -> dict[str, Any]:
-    """synflow, synflow_bn (and their SSNR), jacob_cov and epe_nas; call inside ``jax.enable_x64(True)``.
+    """synflow, synflow_bn (and SSNR), jacob_cov, epe_nas, nwot, nwot_randn, te_ntk; inside ``jax.enable_x64(True)``.
 
     synflow's network has every parameter and every other float variable (e.g.
     BatchNorm's running statistics) replaced by its absolute value in float64,

@@ -137,18 +137,28 @@ def _show(value: Any, limit: int = 60) -> str:
 # Settings that earlier versions recorded in other words, for rows that this version computes the same way.
 # Until 2026-12-07 the float32 precision was recorded as one of these strings whatever the proxies (the second by
 # results/macro/score_macro.py), though epe_nas, nwot, nwot_randn and te_ntk have had a float64 part since they were
-# added (each in the commit that added it): the strings under-described those runs, they did not describe other
-# arithmetic. zcjax.registry.precision_setting now names each run's float64 parts; a file with an old string resumes,
-# and its record is rewritten in the new words.
+# added (each in the commit that added it, in both engines): the strings under-described those runs, they did not
+# describe other arithmetic. zcjax.registry.precision_setting now names each run's float64 parts. A record with an
+# old string, at any depth (a search trace holds its score file's settings), matches the new words for the same
+# proxies, so the file resumes and its record is rewritten in the new words.
 LEGACY_FLOAT32_PRECISIONS = ("float32; synflow, synflow_bn and the jacob_cov eigenvalues float64",
                              "float32; synflow and jacob_cov eigenvalues float64")
 
 
-def _in_current_words(recorded: dict[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
-    now = current.get("precision")
-    if recorded.get("precision") in LEGACY_FLOAT32_PRECISIONS and isinstance(now, str) and now.startswith("float32"):
-        return {**recorded, "precision": now}
-    return recorded
+def _in_current_words(recorded: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """``recorded`` (flattened) with each legacy precision replaced by ``current``'s, where that is the new
+    spelling of the same float32 precision for the proxies recorded beside it."""
+    from .registry import precision_setting
+
+    out = dict(recorded)
+    for key, value in recorded.items():
+        if key.rsplit(".", 1)[-1] != "precision" or value not in LEGACY_FLOAT32_PRECISIONS:
+            continue
+        proxies = recorded.get(key[: -len("precision")] + "proxies")
+        now = current.get(key)
+        if isinstance(proxies, list) and now == precision_setting(proxies):
+            out[key] = now
+    return out
 
 
 def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
@@ -161,7 +171,8 @@ def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list
       recorded: the settings in a file's record.
       current: the settings of the run that would append to it.
     """
-    a, b = _flat(_in_current_words(_plain(recorded), current)), _flat(_plain(current))
+    b = _flat(_plain(current))
+    a = _in_current_words(_flat(_plain(recorded)), b)
     out = []
     for key in [*a, *(k for k in b if k not in a)]:
         if a.get(key, "(not set)") != b.get(key, "(not set)"):

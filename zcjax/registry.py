@@ -40,8 +40,8 @@ class Proxy:
         ``ScoreConfig.reg_swap``); a proxy with constants is computed only when
         named, never as part of 'all' or 'data-free'.
       float64: what of it is computed in float64 when a run's precision is
-        float32 ('' for nothing); results files record it
-        (:func:`precision_setting`).
+        float32 ('' for nothing). Results files record the names of the
+        run's proxies that have one (:func:`precision_setting`), not this text.
     """
 
     name: str
@@ -143,15 +143,15 @@ def float64_proxies() -> tuple[str, ...]:
 def precision_setting(names: Iterable[str], precision: str = "float32") -> str:
     """What a run of ``names`` computes in which precision, as its results file records it.
 
-    'float64: every proxy' for the float64 precision; for float32, 'float32' and, for each proxy of the run with a
-    float64 part (:attr:`Proxy.float64`), that part: e.g. ``'float32; float64: synflow (the linearised network),
-    nwot (log-determinant of the float32 kernel)'``.
+    'float64: every proxy' for the float64 precision; for float32, 'float32' and the run's proxies with a float64
+    part (:attr:`Proxy.float64` says which part), in registry order: e.g. ``'float32; float64 parts: synflow,
+    nwot'``.
     """
     if precision == "float64":
         return "float64: every proxy"
     used = {base_proxy(n) for n in names}
-    parts = [f"{p} ({PROXIES[p].float64})" for p in float64_proxies() if p in used]
-    return "float32" + ("; float64: " + ", ".join(parts) if parts else "")
+    parts = [p for p in float64_proxies() if p in used]
+    return "float32" + ("; float64 parts: " + ", ".join(parts) if parts else "")
 
 
 def revisions(names: Iterable[str]) -> dict[str, int]:

@@ -248,7 +248,8 @@ def _score_space(space: Any, args: argparse.Namespace, argv: Sequence[str] | Non
     """The run of ``zcjax.score`` for a space other than NAS-Bench-201 (:mod:`zcjax.space_scoring`)."""
     for flag, given in (("--torch-weights", args.torch_weights), ("--chunk-size", args.chunk_size),
                         ("--weight-init", args.weight_init != "pytorch"), ("--bias-init", args.bias_init != "pytorch"),
-                        ("--distributed", args.distributed or args.coordinator or args.num_processes is not None)):
+                        ("--distributed", args.distributed or args.coordinator or args.num_processes is not None),
+                        ("--precision", args.precision != "float32")):
         if given:
             raise UsageError(f"{flag} is for nb201 only, not space {space.name}")
     if args.resume and args.output == "-":

@@ -509,7 +509,7 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
 def float64_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array | None,
                   image_size: int, handoff: dict[str, Any] | jax.Array | None = None,
                   per_layer: bool = False, gradient_passes: GradientPasses | None = None) -> dict[str, Any]:
-    """synflow, synflow_bn (and SSNR), jacob_cov, epe_nas, nwot, nwot_randn; call inside ``jax.enable_x64(True)``.
+    """synflow, synflow_bn (and SSNR), jacob_cov, epe_nas, nwot, nwot_randn, te_ntk; inside ``jax.enable_x64(True)``.
 
     Args:
       model: the network (see module docstring).

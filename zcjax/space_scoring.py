@@ -82,7 +82,8 @@ class SpaceScoreConfig:
         object.__setattr__(self, "proxies", registry.resolve(self.proxies, engine="model"))
         relus = registry.reads_relus(self.proxies)
         accelerator = jax.local_devices()[0].platform != "cpu"
-        if relus and space.arch_as_data and (self.strategy == "batched" or (self.strategy == "auto" and accelerator)):
+        auto_batched = accelerator or space.cpu_strategies[:1] == ("batched",)  # what auto prefers here
+        if relus and space.arch_as_data and (self.strategy == "batched" or (self.strategy == "auto" and auto_batched)):
             if not any(n in asked for n in relus):  # from a group: left out, so the one program serves every arch
                 warnings.warn(f"{', '.join(relus)} left out: {'it reads' if len(relus) == 1 else 'they read'} every "
                               f"ReLU the network applies, and the arch-as-data network of space {space.name} applies "

@@ -25,7 +25,7 @@ class MacroSpace(Space):
     name = "nas_bench_macro"
     tasks = ("cifar10",)
     arch_as_data = True
-    cpu_strategies = ("batched", "eager")  # bench/RESULTS.md, space_strategies
+    cpu_strategies = ("batched",)  # bench/RESULTS.md, space_strategies
     choices = (_arch.NUM_CHOICES,) * _arch.NUM_LAYERS
 
     def canonical(self, arch: str | Sequence[int] | np.ndarray) -> Arch:
