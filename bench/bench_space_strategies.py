@@ -128,15 +128,17 @@ def _max_rel(a: list[dict], b: list[dict]) -> tuple[float, str]:
             u = other[k]
             if math.isnan(v) and math.isnan(u):
                 continue
-            if abs(v - u) / max(abs(u), 1e-30) > worst:
-                worst, where = abs(v - u) / max(abs(u), 1e-30), k
+            rel = abs(v - u) / max(abs(u), 1e-30)
+            if rel > worst:
+                worst, where = rel, k
     return worst, where
 
 
 def table(results: list[dict], cells: int, timeout: float) -> str:
     lines = [f"Machine: {machine()}. Measured {time.strftime('%Y-%m-%d')} with "
-             f"`python bench/bench_space_strategies.py --cells {cells} --timeout {timeout:.0f}`: one fresh `python -m zcjax.score --space S "
-             f"--sample {cells} --seed 0 --strategy X` process a row, compile cache off; rows timed as they arrive.", "",
+             f"`python bench/bench_space_strategies.py --cells {cells} --timeout {timeout:.0f}`: one fresh "
+             f"`python -m zcjax.score --space S --sample {cells} --seed 0 --strategy X` process a row, compile cache "
+             "off; rows timed as they arrive.", "",
              "| space, task | proxies | strategy | process s | first row s | later rows, median s a cell | "
              f"{cells} cells s a cell | values vs per-cell |",
              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]

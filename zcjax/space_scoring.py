@@ -44,6 +44,12 @@ from .proxies.activation import reg_swap_constants
 SPACE_STRATEGIES = ("auto", "per-cell", "eager", "batched")
 
 
+def _auto_preferences(space: Any) -> tuple[str, ...]:
+    """The strategies ``auto`` tries in order before per-cell: batched on an accelerator, on a CPU the space's
+    measured :attr:`~zcjax.spaces.Space.cpu_strategies`."""
+    return ("batched",) if jax.local_devices()[0].platform != "cpu" else tuple(space.cpu_strategies)
+
+
 def _space(space: Any) -> Any:
     from zcjax import spaces
 
@@ -81,8 +87,7 @@ class SpaceScoreConfig:
         asked = registry.named(self.proxies)
         object.__setattr__(self, "proxies", registry.resolve(self.proxies, engine="model"))
         relus = registry.reads_relus(self.proxies)
-        accelerator = jax.local_devices()[0].platform != "cpu"
-        auto_batched = accelerator or space.cpu_strategies[:1] == ("batched",)  # what auto prefers here
+        auto_batched = _auto_preferences(space)[:1] == ("batched",)
         if relus and space.arch_as_data and (self.strategy == "batched" or (self.strategy == "auto" and auto_batched)):
             if not any(n in asked for n in relus):  # from a group: left out, so the one program serves every arch
                 warnings.warn(f"{', '.join(relus)} left out: {'it reads' if len(relus) == 1 else 'they read'} every "
@@ -121,11 +126,9 @@ class SpaceScoreConfig:
         if self.strategy != "auto":
             return self.strategy
         space = _space(self.space)
-        batchable = space.arch_as_data and not registry.reads_relus(self.proxies)
-        if jax.local_devices()[0].platform != "cpu":
-            return "batched" if batchable else "per-cell"
-        allowed = {"batched": batchable, "eager": not self.needs_data, "per-cell": True}
-        return next((s for s in space.cpu_strategies if allowed[s]), "per-cell")
+        allowed = {"batched": space.arch_as_data and not registry.reads_relus(self.proxies),
+                   "eager": not self.needs_data, "per-cell": True}
+        return next((s for s in _auto_preferences(space) if allowed[s]), "per-cell")
 
 
 def weight_tag(space: Any, arch: Any) -> int:
