@@ -152,6 +152,11 @@ def as_rng(key_or_rng: Any) -> np.random.Generator:
     raise TypeError(f"expected an int seed, a numpy Generator or a JAX key, got {type(key_or_rng).__name__}")
 
 
+STRATEGIES = ("per-cell", "eager", "batched")
+"""How a space's architectures can be scored (:mod:`zcjax.space_scoring`): a program per architecture, op by op, or
+one program for every architecture (:attr:`Space.arch_as_data`)."""
+
+
 class Space(abc.ABC):
     """A search space: its architectures, their networks and their known accuracies.
 
@@ -191,10 +196,10 @@ class Space(abc.ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        unknown = [s for s in cls.cpu_strategies if s not in ("per-cell", "eager", "batched")]
+        unknown = [s for s in cls.cpu_strategies if s not in STRATEGIES]
         if unknown or ("batched" in cls.cpu_strategies and not cls.arch_as_data):
-            raise TypeError(f"{cls.__name__}.cpu_strategies {cls.cpu_strategies!r}: expected 'per-cell', 'eager' "
-                            "or 'batched' (batched only with arch_as_data)")
+            raise TypeError(f"{cls.__name__}.cpu_strategies {cls.cpu_strategies!r}: expected "
+                            f"{', '.join(map(repr, STRATEGIES))} (batched only with arch_as_data)")
 
     def dataset(self, task: str | None = None) -> str | None:
         """The image dataset of :mod:`zcjax.data` that feeds ``task`` (e.g. ``'cifar10'``), or None.

@@ -337,6 +337,19 @@ def test_registry_resolve():
         zcjax.resolve("snip,bogus")
 
 
+def test_stages_follow_each_proxys_passes():
+    from zcjax import registry
+    from zcjax.scoring import HANDOFF_PROXIES, split_names
+
+    # synflow and synflow_bn read only the float64 linearised network; every other name has a float32 part.
+    wholly64 = {n for n in registry.all_names() if not registry.float32_part(n)}
+    assert wholly64 == {"synflow", "synflow_bn"} | set(registry.ssnr_names(["synflow", "synflow_bn"]))
+    # The proxies whose float32 part hands an array to their float64 part.
+    assert set(HANDOFF_PROXIES) == {"jacob_cov", "epe_nas", "nwot", "nwot_randn", "te_ntk"}
+    f32, f64 = split_names(("snip", "synflow", "synflow_ssnr", "jacob_cov", "params"))
+    assert f32 == ["snip", "jacob_cov", "params"] and f64 == ["synflow", "synflow_ssnr", "jacob_cov"]
+
+
 def test_data_proxies_need_data():
     with pytest.raises(ValueError, match="need a minibatch"):
         zcjax.Scorer(zcjax.ScoreConfig(proxies="snip"))

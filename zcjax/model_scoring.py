@@ -51,9 +51,10 @@ from .proxies.jacobian import epe_nas_score, jacob_cov_score
 from .proxies.static import l2_norm_layers
 from .proxies.te_nas import linear_regions, ntk_score
 from .proxies.synflow import require_x64
-from .registry import PROXIES, RELU_PASSES, base_proxy, named, needed_passes, reads_relus, registry_order, resolve
+from .registry import (PROXIES, RELU_PASSES, base_proxy, float32_part, named, needed_passes, reads_relus, registry_order,
+                       resolve)
 from .relu_taps import ReluInLoopError, relu_inputs, relu_problem
-from .scoring import (FLOAT64_PROXIES, GAUSSIAN_BATCH, GAUSSIAN_SEED, HANDOFF_PROXIES, NTK_PARAMETERS, SWAP_SAMPLES,
+from .scoring import (FLOAT64_PROXIES, GAUSSIAN_BATCH, GAUSSIAN_SEED, NTK_PARAMETERS, SWAP_SAMPLES,
                       _results, cross_entropy, meco_opt_key, meco_randn_image)
 
 SIZE_PROXIES = ("params", "flops")
@@ -208,8 +209,7 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
       classes) labels for epe_nas, ``nwot_kernel`` (N, N) for nwot,
       ``nwot_randn_kernel`` (64, 64) for nwot_randn, ``ntk`` (N, N) for te_ntk.
     """
-    names = [n for n in names if (base_proxy(n) not in FLOAT64_PROXIES or n in HANDOFF_PROXIES)
-             and n not in SIZE_PROXIES and n != "reg_swap"]  # reg_swap: score_model's, from swap and params
+    names = [n for n in names if float32_part(n) and n not in SIZE_PROXIES and n != "reg_swap"]  # reg_swap: score_model's, from swap and params
     passes = needed_passes(names)
     wanted = {base_proxy(n) for n in names}
     params = variables["params"]
@@ -612,7 +612,7 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
     skipped = _unavailable(spec, explicit, names, variables, x, out_shape, args, rngs, shown)
     names = tuple(n for n in names if n not in skipped)
     row: dict[str, Any] = {n: math.nan for n in skipped}
-    f32 = tuple(n for n in names if base_proxy(n) not in ("synflow", "synflow_bn") and n not in SIZE_PROXIES)
+    f32 = tuple(n for n in names if float32_part(n) and n not in SIZE_PROXIES)
     f64 = tuple(n for n in names if base_proxy(n) in FLOAT64_PROXIES)
     computed = [n for n in names if n not in SIZE_PROXIES]
     if computed and _is_abstract(variables):

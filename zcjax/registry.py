@@ -140,6 +140,21 @@ def float64_proxies() -> tuple[str, ...]:
     return tuple(p.name for p in PROXIES.values() if p.float64)
 
 
+LINEARISED_PASSES = frozenset({"synflow", "synflow_bn"})
+"""The passes of the float64 linearised network (synflow's): they run in the float64 stage only."""
+
+
+def float32_part(name: str) -> bool:
+    """Whether a result name's proxy has a part in the float32 stage: it reads a pass besides the linearised network's
+    (:data:`LINEARISED_PASSES`). False for synflow, synflow_bn and their SSNR, computed wholly in float64."""
+    return not set(PROXIES[base_proxy(name)].passes) <= LINEARISED_PASSES
+
+
+def handoff_proxies() -> tuple[str, ...]:
+    """The proxies whose float32 part hands an array to their float64 part (jacob_cov's Jacobians, nwot's kernel)."""
+    return tuple(p for p in float64_proxies() if float32_part(p))
+
+
 def precision_setting(names: Iterable[str], precision: str = "float32") -> str:
     """What a run of ``names`` computes in which precision, as its results file records it.
 

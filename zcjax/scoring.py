@@ -56,11 +56,10 @@ from .proxies.jacobian import epe_nas_score, jacob_cov_score
 from .proxies.ssnr import layer_moments, ssnr_of_moments
 from .proxies.static import flops_layers, l2_norm_layers, param_count
 from .proxies.synflow import logit_sum_grads, synflow_saliency
-from .registry import PROXIES, SSNR_SUFFIXES, base_proxy, float64_proxies, needed_passes
+from .registry import PROXIES, SSNR_SUFFIXES, base_proxy, float32_part, float64_proxies, handoff_proxies, needed_passes
 
 FLOAT64_PROXIES = float64_proxies()  # each with a float64 stage (registry.Proxy.float64)
-# Proxies with a float32 part that hands an array to the float64 stage.
-HANDOFF_PROXIES = ("jacob_cov", "epe_nas", "nwot", "nwot_randn", "te_ntk")
+HANDOFF_PROXIES = handoff_proxies()  # a float32 part that hands an array to the float64 stage
 SWAP_SAMPLES = 16  # SWAP's batch
 # The network's tap collections (zcjax.spaces.nb201.network).
 RELU_TAPS, MODULE_TAPS, BLOCK_TAPS, BLOCK_PERTURBATIONS = "relu_taps", "module_taps", "block_taps", "block_perturbations"
@@ -413,7 +412,7 @@ def float32_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
       (:func:`float64_stage`): ``jacobian`` (N, H, W, 3) and ``labels`` for
       jacob_cov and epe_nas, ``nwot_kernel`` (N, N) for nwot, ``nwot_randn_kernel`` for nwot_randn.
     """
-    names = [n for n in names if base_proxy(n) not in FLOAT64_PROXIES or n in HANDOFF_PROXIES]
+    names = [n for n in names if float32_part(n)]
     passes = needed_passes(names)
     mask = model.layer_mask(params, ops)
     weights = kernels(params)
@@ -554,7 +553,7 @@ def float64_stage(model: Any, names: Sequence[str], params: Tree, ops: jax.Array
 def split_names(names: Sequence[str]) -> tuple[list[str], list[str]]:
     """(float32 stage names, float64 stage names) of a selection."""
     f64 = [n for n in names if base_proxy(n) in FLOAT64_PROXIES]
-    f32 = [n for n in names if base_proxy(n) not in ("synflow", "synflow_bn")]
+    f32 = [n for n in names if float32_part(n)]
     return f32, f64
 
 

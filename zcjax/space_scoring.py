@@ -40,8 +40,9 @@ import numpy as np
 
 from . import registry
 from .proxies.activation import reg_swap_constants
+from .spaces.space import STRATEGIES
 
-SPACE_STRATEGIES = ("auto", "per-cell", "eager", "batched")
+SPACE_STRATEGIES = ("auto", *STRATEGIES)
 
 
 def _auto_preferences(space: Any) -> tuple[str, ...]:
