@@ -81,10 +81,12 @@ def _explicit_jacobian(model, params, ops, images):
 
 # Both in CI's slow run (the README command's budget, session 19): the arch-as-data one, through lax.switch edges,
 # is the harder case; test_nb201_naslib's vkdnw test keeps the proxy in the README command.
-@pytest.mark.parametrize("static", [pytest.param(s, marks=pytest.mark.slow) for s in (True, False)],
-                         ids=["static", "arch-as-data"])
-def test_jacobian_matches_explicit_forward_mode_derivatives(static):
-    model, params, ops, images, arch_ops = _network(static=static)
+# 40 classes: more than the 16 pooled features, so the reverse passes run through the features.
+@pytest.mark.parametrize("static,classes", [pytest.param(s, c, marks=pytest.mark.slow)
+                                            for s, c in ((True, 10), (False, 10), (True, 40))],
+                         ids=["static", "arch-as-data", "static-40-classes"])
+def test_jacobian_matches_explicit_forward_mode_derivatives(static, classes):
+    model, params, ops, images, arch_ops = _network(static=static, num_classes=classes)
     jacobian, logits, count, tensors = jax.jit(vkdnw_jacobian, static_argnums=0)(model, params, ops, images)
     k = sum(o in (CONV3, CONV1) for o in arch_ops)
     assert int(tensors) == 21 + 9 * k == int(count)  # 1 cell a stage: 3 + 3 * 3k + 2 * 7 + 4
@@ -95,6 +97,18 @@ def test_jacobian_matches_explicit_forward_mode_derivatives(static):
     net = model.initial_bn_variant()
     direct = net.apply({"params": params}, *((images,) if ops is None else (images, ops)))
     chex.assert_trees_all_close(logits, direct, rtol=1e-5, atol=1e-6)
+
+
+def test_more_classes_than_pooled_features_pass_through_the_features():
+    # 40 classes against 4 C = 16 pooled features: 16 reverse passes instead of 40, the same Jacobian.
+    model, params, ops, images, _ = _network(num_classes=40)
+    jacobian = jax.jit(vkdnw_jacobian, static_argnums=(0, 4))
+    by_class, logits, count, tensors = jacobian(model, params, ops, images, False)
+    by_feature, logits_f, count_f, tensors_f = jacobian(model, params, ops, images, None)
+    assert by_feature.shape == by_class.shape == (8, 40, 128) and (count_f, tensors_f) == (count, tensors)
+    chex.assert_trees_all_close(by_feature, by_class, rtol=1e-4, atol=1e-6)
+    chex.assert_trees_all_equal(logits_f, logits)
+    assert np.mean(np.abs(np.asarray(by_class[..., :int(count)])).max(axis=(0, 1)) > 0) > 0.9  # not a zero match
 
 
 def test_only_the_first_128_tensors_count():

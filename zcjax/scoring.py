@@ -64,7 +64,7 @@ SWAP_SAMPLES = 16  # SWAP's batch
 # The network's tap collections (zcjax.spaces.nb201.network).
 RELU_TAPS, MODULE_TAPS, BLOCK_TAPS, BLOCK_PERTURBATIONS = "relu_taps", "module_taps", "block_taps", "block_perturbations"
 BN_TAPS, PRE_GAP_TAPS, KERNEL_TANGENTS = "bn_taps", "pre_gap_taps", "kernel_tangents"
-VKDNW_CLASS_BATCH = 10  # classes per vmapped backward pass of VKDNW's Jacobian
+VKDNW_CLASS_BATCH = 10  # classes (or pooled features) per vmapped backward pass of VKDNW's Jacobian
 GAUSSIAN_SEED = 0  # the Gaussian images (and AZ-NAS's Rademacher probes) every cell sees
 GAUSSIAN_BATCH = 64  # AZ-NAS's batch
 MECO_RANDN_SIZE = 64  # MeCo's measure file: torch.randn(1, 3, 64, 64), whatever the dataset
@@ -187,8 +187,8 @@ def batchnorm_at_init(params: Tree) -> jax.Array:
     return jnp.all(jnp.stack(checks))
 
 
-def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None,
-                   images: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None, images: jax.Array,
+                   through_features: bool | None = None) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """VKDNW's Jacobian of one network: d logits / d (element 0 of each of its first 128 tensors).
 
     The network runs with every BatchNorm in eval mode at its initial running
@@ -203,6 +203,20 @@ def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None,
     ``sum g[..., 0] * z[..., 0]`` (gamma) and ``sqrt(1 + eps) * sum g[..., 0]``
     (beta). The last BatchNorm and the classifier have closed forms in the
     pooled features. The tensors and their order are ``model.xautodl_tensors(ops)``.
+
+    With more classes than pooled features F (CIFAR-100's 100 and ImageNet16-120's
+    120 against F = 4 C = 64), the reverse passes run one per feature instead:
+    logits are ``f W + b`` in the pooled features f, so d logit_c / dz is
+    ``sum_k W[k, c] d f_k / dz`` and every column, linear in the cotangent,
+    follows from the F passes (the same values up to rounding).
+
+    Args:
+      model: the network (:class:`~zcjax.spaces.nb201.network.NB201Network`).
+      params: its parameters.
+      ops: the cell's ops as data (an arch-as-data network), else None.
+      images: the Gaussian images, (N, H, W, 3).
+      through_features: one pass per pooled feature (True) or per class
+        (False); None: whichever is fewer.
 
     Returns:
       (jacobian (N, C, 128), its columns past ``count`` zero; logits (N, C);
@@ -219,10 +233,14 @@ def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None,
     def forward(perturbations):
         logits, state = net.apply({"params": params, "perturbations": perturbations}, *_call_args(images, ops),
                                   mutable=["intermediates", KERNEL_TANGENTS, PRE_GAP_TAPS])
-        return logits, state
+        pooled = tap_list(state[PRE_GAP_TAPS])[0][0].mean(axis=(1, 2))  # the classifier's input, (N, F)
+        return (logits, pooled), state
 
-    logits, pull_back, state = jax.vjp(forward, zero, has_aux=True)
+    (logits, pooled_all), pull_back, state = jax.vjp(forward, zero, has_aux=True)
     n, classes = logits.shape
+    width = pooled_all.shape[-1]
+    if through_features is None:
+        through_features = width < classes
     scale = (1.0 + BN_EPS) ** 0.5
 
     def at(tree, path):
@@ -232,8 +250,11 @@ def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None,
 
     layered = [(kind, path) for kind, path, _ in order if path]
 
-    def class_columns(c):
-        g = pull_back(jnp.zeros_like(logits).at[:, c].set(1.0))[0]
+    def pass_columns(c):
+        if through_features:  # d f_c / dz, c a pooled feature
+            g = pull_back((jnp.zeros_like(logits), jnp.zeros_like(pooled_all).at[:, c].set(1.0)))[0]
+        else:
+            g = pull_back((jnp.zeros_like(logits).at[:, c].set(1.0), jnp.zeros_like(pooled_all)))[0]
         columns = []
         for kind, path in layered:
             g0 = at(g, path)["z"][..., 0].reshape(n, -1)
@@ -246,11 +267,15 @@ def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None,
             columns.append(jnp.sum(g0 * other, axis=1))
         return jnp.stack(columns)  # (entries, N)
 
-    # VKDNW_CLASS_BATCH classes a vmapped backward, the chunks unrolled: on XLA:CPU a while loop over the
-    # pull-back (lax.map, with or without batch_size) ran 7x slower than the same backward vmapped; the chunks
-    # bound the cotangents' memory for 100 or 120 classes.
-    per_class = jnp.concatenate([jax.vmap(class_columns)(jnp.arange(start, min(start + VKDNW_CLASS_BATCH, classes)))
-                                 for start in range(0, classes, VKDNW_CLASS_BATCH)])  # (C, entries, N)
+    # VKDNW_CLASS_BATCH classes (or features) a vmapped backward, the chunks unrolled: on XLA:CPU a while loop over
+    # the pull-back (lax.map, with or without batch_size) ran 7x slower than the same backward vmapped; the chunks
+    # bound the cotangents' memory.
+    passes = width if through_features else classes
+    per_class = jnp.concatenate([jax.vmap(pass_columns)(jnp.arange(start, min(start + VKDNW_CLASS_BATCH, passes)))
+                                 for start in range(0, passes, VKDNW_CLASS_BATCH)])  # (C or F, entries, N)
+    if through_features:  # d logit_c / dz = sum_k W[k, c] d f_k / dz
+        kernel = params["classifier"]["kernel"].astype(logits.dtype)  # (F, C)
+        per_class = jnp.einsum("kc,ken->cen", kernel, per_class, precision=jax.lax.Precision.HIGHEST)
     features = tap_list(state[PRE_GAP_TAPS])[0][0]  # relu(lastact BN output), (N, H, W, channels)
     pooled, positive = features[..., 0].reshape(n, -1).mean(1), (features[..., 0] > 0).reshape(n, -1).mean(1)
     weight_row = params["classifier"]["kernel"][0].astype(logits.dtype)  # W[0, c], PyTorch's weight[c, 0]
