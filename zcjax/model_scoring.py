@@ -209,7 +209,8 @@ def model_float32_stage(spec: ModelSpec, names: Sequence[str], variables: Tree, 
       classes) labels for epe_nas, ``nwot_kernel`` (N, N) for nwot,
       ``nwot_randn_kernel`` (64, 64) for nwot_randn, ``ntk`` (N, N) for te_ntk.
     """
-    names = [n for n in names if float32_part(n) and n not in SIZE_PROXIES and n != "reg_swap"]  # reg_swap: score_model's, from swap and params
+    # reg_swap: score_model's, from swap and params
+    names = [n for n in names if float32_part(n) and n not in SIZE_PROXIES and n != "reg_swap"]
     passes = needed_passes(names)
     wanted = {base_proxy(n) for n in names}
     params = variables["params"]

@@ -101,7 +101,10 @@ ENSEMBLES = {
                   # was evaluated on any dataset).
                   "rank:az_expressivity+az_progressivity+az_trainability+flops+synflow_ssnr_layerwise+meco_randn"
                   "+nwot_randn",
-                  "rank:az_expressivity+az_trainability+synflow_ssnr_layerwise+meco_randn+nwot_randn"),
+                  "rank:az_expressivity+az_trainability+synflow_ssnr_layerwise+meco_randn+nwot_randn",
+                  # The last with VKDNW_single (added in session 23, members fixed before this ensemble was
+                  # evaluated on any dataset; vkdnw alone had been, on CIFAR-10 and 210 ImageNet16-120 cells).
+                  "rank:az_expressivity+az_trainability+synflow_ssnr_layerwise+meco_randn+nwot_randn+vkdnw"),
 }
 
 

@@ -8,7 +8,8 @@
 # sample_run's arch-as-data program: VKDNW's ten backward passes (one per class)
 # run 5x slower in the arch-as-data program on XLA:CPU (bench/NOTES.md), while the
 # eager layers compile once; about 3-4 s a CIFAR-10 cell on a 2-core CPU after a
-# first cell of about 35 s, and about C/10 times that for C classes.
+# first cell of about 35 s, and about P/10 times that with P = min(classes, 64) reverse passes (one per class, or
+# per pooled feature when there are more classes: CIFAR-100 and ImageNet16-120).
 set -e
 . "$(dirname "$0")/sample_run.sh"
 for dataset in ${*:-cifar10 cifar100 ImageNet16-120}; do
