@@ -109,7 +109,8 @@ class SpaceScoreConfig:
         object.__setattr__(self, "reg_swap", reg_swap_constants(self.proxies, self.reg_swap))
         if self.strategy == "eager" and self.needs_data:
             warnings.warn("--strategy eager keeps every layer's residuals of the minibatch proxies' passes (an NB301 "
-                          "cell with the paper's proxies outgrew 22 GB); per-cell needs far less memory", stacklevel=3)
+                          "cell with the paper's proxies outgrew 22 GB) and runs them op by op (a small NB301 cell took "
+                          "over 15 minutes on 2 cores); per-cell needs far less memory and time", stacklevel=3)
 
     @property
     def needs_data(self) -> bool:
