@@ -271,11 +271,11 @@ def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None, images: jax.
     # the pull-back (lax.map, with or without batch_size) ran 7x slower than the same backward vmapped; the chunks
     # bound the cotangents' memory.
     passes = width if through_features else classes
-    per_class = jnp.concatenate([jax.vmap(pass_columns)(jnp.arange(start, min(start + VKDNW_CLASS_BATCH, passes)))
-                                 for start in range(0, passes, VKDNW_CLASS_BATCH)])  # (C or F, entries, N)
-    if through_features:  # d logit_c / dz = sum_k W[k, c] d f_k / dz
-        kernel = params["classifier"]["kernel"].astype(logits.dtype)  # (F, C)
-        per_class = jnp.einsum("kc,ken->cen", kernel, per_class, precision=jax.lax.Precision.HIGHEST)
+    per_pass = jnp.concatenate([jax.vmap(pass_columns)(jnp.arange(start, min(start + VKDNW_CLASS_BATCH, passes)))
+                                for start in range(0, passes, VKDNW_CLASS_BATCH)])  # (C or F, entries, N)
+    # (C, entries, N); through the features d logit_c / dz = sum_k W[k, c] d f_k / dz, W the classifier's (F, C)
+    per_class = jnp.einsum("kc,ken->cen", params["classifier"]["kernel"].astype(logits.dtype), per_pass,
+                           precision=jax.lax.Precision.HIGHEST) if through_features else per_pass
     features = tap_list(state[PRE_GAP_TAPS])[0][0]  # relu(lastact BN output), (N, H, W, channels)
     pooled, positive = features[..., 0].reshape(n, -1).mean(1), (features[..., 0] > 0).reshape(n, -1).mean(1)
     weight_row = params["classifier"]["kernel"][0].astype(logits.dtype)  # W[0, c], PyTorch's weight[c, 0]
