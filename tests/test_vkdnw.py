@@ -99,6 +99,7 @@ def test_jacobian_matches_explicit_forward_mode_derivatives(static, classes):
     chex.assert_trees_all_close(logits, direct, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # the README command's budget (~15 min); the slow run also checks this path against forward mode
 def test_more_classes_than_pooled_features_pass_through_the_features():
     # 40 classes against 4 C = 16 pooled features: 16 reverse passes instead of 40, the same Jacobian.
     model, params, ops, images, _ = _network(num_classes=40)
