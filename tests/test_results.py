@@ -9,6 +9,7 @@ import sys
 import time
 from unittest import mock
 
+import filelock
 import pytest
 
 from zcjax import provenance, score
@@ -217,6 +218,20 @@ def test_one_writer_at_a_time(tmp_path):
         with pytest.raises(OutputBusy, match=rf"being written by another run \(pid {os.getpid()} on "):
             RowWriter(str(path), COLUMNS, settings=SETTINGS, resume=True)
     _write(path, [], resume=True)  # released on close
+
+
+def test_a_busy_file_does_not_name_a_finished_run_as_its_writer(tmp_path):
+    path = tmp_path / "s.jsonl"
+    _write(path, [])
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    record = json.loads((tmp_path / "s.jsonl.settings.json").read_text())
+    record["runs"][-1]["pid"] = int(gone.stdout)  # the last recorded run has ended
+    (tmp_path / "s.jsonl.settings.json").write_text(json.dumps(record))
+    with filelock.FileLock(str(path) + ".lock"):  # held by something that writes no record
+        with pytest.raises(OutputBusy) as busy:
+            RowWriter(str(path), COLUMNS, settings=SETTINGS, resume=True)
+    assert "being written by another run: wait" in str(busy.value) and gone.stdout.strip() not in str(busy.value)
 
 
 def test_file_system_errors_are_one_line(tmp_path):

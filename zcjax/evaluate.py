@@ -208,9 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default=None, help="nb201: train | val | test (default val); other spaces have one "
                                                  "ground truth per task")
     p.add_argument("--space", default=None, help="the file's search space (default: its recorded settings, else nb201)")
-    p.add_argument("--proxies", default="all", help="comma-separated proxy columns, 'vote', 'all' (default), or zero-shot ensembles "
-                        "rank:<a>+<b>... (sum of log-ranks) and vote:<a>+<b>... (majority vote); "
-                        "-<name> marks a member where lower is better")
+    rules = ", ".join(f"{rule}:<a>+<b>... ({what})" for rule, what in ensemble.RULE_NAMES.items())
+    p.add_argument("--proxies", default="all", help="comma-separated proxy columns, 'vote', 'all' (default), or zero-shot "
+                        f"ensembles: {rules}; or the published ones {', '.join(ensemble.ALIASES)}; -<name> marks a "
+                        "member where lower is better")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                    help="bootstrap replicates of the confidence intervals (default 1000; 0: none)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the pair sample (default 0)")

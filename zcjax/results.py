@@ -17,6 +17,7 @@ import io
 import json
 import math
 import os
+import socket
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
@@ -275,7 +276,13 @@ class RowWriter:
 
 
 def _holder(path: str) -> str:
-    """' (pid P on host H, started T)' from the record the lock holder wrote, or ''."""
+    """' (pid P on host H, started T)' from the record the lock holder wrote, or ''.
+
+    The record's last run is the holder's when the holder is a :class:`RowWriter`
+    that got as far as writing it; a run recorded on this host whose process is
+    gone is not (the lock is held by something else, or its holder has not yet
+    written its entry), and is not named.
+    """
     try:
         record = provenance.read_record(path)
     except ValueError:
@@ -283,7 +290,22 @@ def _holder(path: str) -> str:
     if record is None or not record.runs:
         return ""
     run = record.runs[-1]
+    if run.get("host") == socket.gethostname() and not _alive(run.get("pid")):
+        return ""
     return f" (pid {run.get('pid')} on {run.get('host')}, started {run.get('started')})"
+
+
+def _alive(pid: Any) -> bool:
+    """Whether a process of this id exists on this host (True when that cannot be told)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
 
 
 def _os_message(err: OSError, path: str) -> str:
