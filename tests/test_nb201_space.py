@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from zcjax.spaces.nb201 import benchmark
 from zcjax.spaces.nb201 import (
     DATASETS,
     EDGES,
@@ -71,6 +72,15 @@ def test_table_round_trip():
     for arch, row in zip(archs, ops.tolist()):
         assert parse_arch(arch) == tuple(row)
         assert ops_to_arch(row) == arch
+
+
+def test_table_split_refuses_a_string_that_is_not_canonical():
+    good = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    assert benchmark._table_ops([good]).tolist() == [[0] * 6]
+    with pytest.raises(RuntimeError, match="not canonical"):
+        benchmark._table_ops([good.replace("none~1|none~2", "conv~1|none~2")])
+    with pytest.raises(RuntimeError, match="expected 6"):
+        benchmark._table_ops([good[: -len("none~2|")]])
 
 
 def test_table_is_the_whole_space():
