@@ -115,6 +115,16 @@ def test_load_scores_arch_only_and_errors(tmp_path):
         ev.load_scores(tmp_path / "missing.jsonl")
 
 
+def test_joined_files_must_agree_on_a_shared_column_however_small(tmp_path):
+    a = write_scores(tmp_path / "a.jsonl", [1, 2, 3], {"flops": np.array([1e-9, 3e-9, 2e-9]), "snip": np.ones(3)})
+    same = write_scores(tmp_path / "b.jsonl", [3, 2], {"flops": np.array([2e-9, 3e-9]), "meco": np.ones(2)})
+    _, indices, scores, _, _ = ev.load_joined([a, same], "cifar10", "val")
+    assert indices.tolist() == [2, 3] and sorted(scores) == ["flops", "meco", "snip"]
+    other = write_scores(tmp_path / "c.jsonl", [3, 2], {"flops": np.array([-4e-9, 5e-9]), "meco": np.ones(2)})
+    with pytest.raises(ValueError, match="column flops differs between"):
+        ev.load_joined([a, other], "cifar10", "val")
+
+
 def test_select_proxies():
     assert ev.select_proxies(["synflow", "snip", "jacob_cov", "params"]) == ["synflow", "snip", "jacob_cov", "params",
                                                                           "vote"]

@@ -16,7 +16,9 @@ Three rules, over any set of proxies scored on the same population of cells:
 
 A member is a result name, or ``-name`` when lower is better. A NaN member
 score (a degenerate cell, e.g. jacob_cov of a cell whose output ignores its
-input) ranks below every number. Ranks are relative to the population scored
+input) ranks below every number in the rank rules (``rank``, ``ranksum``,
+``lexrank``); in ``vote`` that member abstains on the cell's pairs, as in the
+paper's vote (:mod:`zcjax.vote`). Ranks are relative to the population scored
 together: the same cell can get another ensemble score in another population,
 so an ensemble is computed from a whole scores file (``python -m
 zcjax.evaluate --proxies rank:a+b``) or over the rows of one run

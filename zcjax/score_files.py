@@ -247,7 +247,7 @@ def load_joined(paths: str | os.PathLike | Sequence[str | os.PathLike], dataset:
         for name, values in cols.items():
             values = values[rows]
             if name in scores:
-                if not np.allclose(scores[name], values, rtol=1e-6, equal_nan=True):
+                if not np.allclose(scores[name], values, rtol=1e-6, atol=0.0, equal_nan=True):
                     raise ValueError(f"column {name} differs between {origin[name]} and {path}: score one of them "
                                      "under another name or leave it out")
                 continue
