@@ -277,7 +277,7 @@ def vkdnw_jacobian(model: Any, params: Tree, ops: jax.Array | None, images: jax.
     per_class = jnp.einsum("kc,ken->cen", params["classifier"]["kernel"].astype(logits.dtype), per_pass,
                            precision=jax.lax.Precision.HIGHEST) if through_features else per_pass
     features = tap_list(state[PRE_GAP_TAPS])[0][0]  # relu(lastact BN output), (N, H, W, channels)
-    pooled, positive = features[..., 0].reshape(n, -1).mean(1), (features[..., 0] > 0).reshape(n, -1).mean(1)
+    pooled, positive = pooled_all[:, 0], (features[..., 0] > 0).reshape(n, -1).mean(1)  # channel 0's mean, > 0 share
     weight_row = params["classifier"]["kernel"][0].astype(logits.dtype)  # W[0, c], PyTorch's weight[c, 0]
     first_class = (jnp.arange(classes) == 0).astype(logits.dtype)
     closed = {"lastact_gamma": weight_row[:, None] * pooled, "lastact_beta": weight_row[:, None] * positive,
