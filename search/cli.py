@@ -202,7 +202,7 @@ def run_main(args) -> None:
             x, y = get_minibatch(exp.dataset, args.batch_size)
         path = args.score_file or os.path.join(args.output, "scores.jsonl")
         with MemoScorer(args.proxy, exp.dataset, args.init_seed, path, x, y, args.strategy) as memo:
-            info = {"file": os.path.basename(path), "proxy": args.proxy, "live": True}
+            info = {"file": os.path.basename(path), "proxy": args.proxy, "live": True, "settings": memo.settings}
             row = run_experiment(exp, args.output, scores_info=info, live_score=memo,
                                  progress=not args.no_progress)
             print(f"live: {memo.computed} cells scored by the engine in {memo.seconds:.1f} s "

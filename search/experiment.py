@@ -189,6 +189,7 @@ def run_experiment(exp: Experiment, out_dir: str, *, oracle: Oracle | None = Non
     os.makedirs(trace_dir, exist_ok=True)
     table = exp.table
     val_all, test_all, c2i = table.val, table.test, table.code_to_index
+    _allow_open_files(2 * exp.runs + 64)  # every trace's file and lock stay open for the experiment
     writers = []
     try:
         for k in range(exp.runs):
@@ -242,6 +243,25 @@ def run_experiment(exp: Experiment, out_dir: str, *, oracle: Oracle | None = Non
            "warmup": exp.warmup, "move": exp.move, "batch": exp.batch, "runs": exp.runs, "budget": exp.budget,
            "target": exp.target, **stats, "seconds_per_run": float(np.mean(seconds))}
     return {**row, "best_test": best_test}
+
+
+def _allow_open_files(needed: int) -> None:
+    """Raises this process's soft limit on open files to ``needed`` when it is lower (up to the hard limit).
+
+    Raises:
+      ValueError: if the hard limit is lower too (one line: what to run with).
+    """
+    try:
+        import resource
+    except ImportError:  # not a Unix: its own limits apply
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise ValueError(f"the runs' traces need {needed} open files, over this system's limit of {hard} "
+                         "(ulimit -Hn): use fewer --runs per command")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
 def _write_missing(writer, rows) -> None:

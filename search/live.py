@@ -31,6 +31,7 @@ class MemoScorer:
       strategy: the engine's strategy ('auto', 'eager', 'per-cell', 'batched').
 
     Attributes:
+      settings: the settings that determine the scores (``python -m zcjax.score``'s record).
       computed: cells scored by the engine in this process.
       seconds: time spent in the engine.
     """
@@ -54,10 +55,11 @@ class MemoScorer:
         self.computed = 0
         self.seconds = 0.0
         self.accuracy = benchmark.accuracy_columns(dataset)
+        self.settings = run_settings(self.config, x, y)  # what determines the scores (the traces record it too)
         self.writer = None
         if path is not None:
             self.writer = RowWriter(path, output_columns(self.config.proxies, self.config.dataset), resume=True,
-                                    settings=run_settings(self.config, x, y), kind="scores")
+                                    settings=self.settings, kind="scores")
             if self.writer.done:
                 from zcjax.results import read_rows
 

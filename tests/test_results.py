@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from unittest import mock
 
 import filelock
@@ -317,3 +318,69 @@ def test_cli_resume_refuses_other_settings(tmp_path):
         args = ["--indices", "0-1", "--proxies", "params", *extra, "--output", "s.csv", "--resume"]
         _one_line_error(_score(*args, cwd=tmp_path), "cannot resume s.csv", message)
     assert (tmp_path / "s.csv").read_bytes() == before
+
+
+def test_a_run_never_rewrites_the_record_of_a_compressed_file_of_the_same_name(tmp_path):
+    path = tmp_path / "s.jsonl"
+    _write(path, [{"index": 1, "arch": "a", "params": 2.0}])
+    record = (tmp_path / "s.jsonl.settings.json").read_text()
+    subprocess.run(["gzip", "-k", str(path)], check=True)
+    os.rename(str(path) + ".gz", str(path) + ".partial.gz")
+    os.remove(path)
+    for resume in (False, True):  # starting anew beside a partial file, or "resuming" a file that is not there
+        with pytest.raises(OutputError, match=r"s.jsonl.partial.gz exists .*gunzip -c"):
+            _write(path, [], settings={**SETTINGS, "init": {"seed": 7}}, resume=resume)
+    assert (tmp_path / "s.jsonl.settings.json").read_text() == record
+    subprocess.run(["gunzip", "-k", str(path) + ".partial.gz"], check=True)
+    os.rename(str(path) + ".partial", path)
+    _write(path, [{"index": 2, "arch": "b", "params": 3.0}], resume=True)  # the run scripts' way: resumes
+    os.rename(str(path) + ".partial.gz", str(path) + ".gz")
+    with pytest.raises(OutputError, match="s.jsonl.gz exists"):
+        _write(path, [], resume=True)
+
+
+def test_a_link_to_a_file_being_written_shares_its_lock(tmp_path):
+    (tmp_path / "sub").mkdir()
+    target, link = tmp_path / "sub" / "s.jsonl", tmp_path / "l.jsonl"
+    link.symlink_to(target)
+    with RowWriter(str(target), COLUMNS, settings=SETTINGS) as w:
+        w.write({"index": 1, "arch": "a", "params": 2.0})
+        with pytest.raises(OutputBusy, match="l.jsonl is being written by another run"):
+            RowWriter(str(link), COLUMNS, settings=SETTINGS)
+    assert len(read_rows(target)) == 1
+
+
+def test_resume_refuses_a_file_with_a_row_twice(tmp_path):
+    path = tmp_path / "s.jsonl"
+    row = {"index": 9, "arch": "a", "params": 2.0}
+    _write(path, [row])
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+    with pytest.raises(SettingsMismatch, match=r"holds rows of the same index twice \(9\)"):
+        _write(path, [], resume=True)
+
+
+def test_damaged_records_and_gzip_files_are_one_line_errors(tmp_path):
+    path = tmp_path / "s.jsonl"
+    _write(path, [{"index": 1, "arch": "a", "params": 2.0}])
+    side = tmp_path / "s.jsonl.settings.json"
+    for damaged in ({"format": "zcjax-results/1"}, {**json.loads(side.read_text()), "settings": None}):
+        side.write_text(json.dumps(damaged))
+        with pytest.raises(ValueError, match="damaged settings record"):
+            read_settings(path)
+    subprocess.run(["gzip", str(path)], check=True)
+    data = (tmp_path / "s.jsonl.gz").read_bytes()
+    (tmp_path / "s.jsonl.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="damaged gzip file"):
+        read_rows(tmp_path / "s.jsonl.gz")
+
+
+def test_resuming_on_another_platform_warns(tmp_path):
+    path = tmp_path / "s.jsonl"
+    _write(path, [{"index": 1, "arch": "a", "params": 2.0}], info={"platform": "gpu"})
+    with pytest.warns(UserWarning, match="scored so far on gpu, on cpu"):
+        _write(path, [], resume=True, info={"platform": "cpu"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _write(path, [], resume=True, info={"platform": "cpu"})  # the last run's platform: no warning
+    assert [r["platform"] for r in provenance.read_record(path).runs] == ["gpu", "cpu", "cpu"]

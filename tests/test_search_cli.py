@@ -113,6 +113,23 @@ def test_memo_scorer_scores_each_cell_once_and_saves_a_score_file(tmp_path):
     assert sorted(r["index"] for r in rows) == [3, 5, 7] and "cifar100_val" in rows[0]
     settings = json.load(open(path + ".settings.json"))["settings"]
     assert settings["dataset"] == "cifar100" and settings["init"]["seed"] == 0
+    assert memo.settings == settings  # what a live search's traces record of their scores
     with MemoScorer("params", "cifar100", 0, path) as memo:  # a later run reuses the file
         memo(codes)
         assert memo.computed == 0
+
+
+def test_many_runs_raise_the_open_file_limit_or_say_why_not(monkeypatch):
+    import resource
+
+    from zcjax.search import experiment
+
+    calls = []
+    monkeypatch.setattr(resource, "setrlimit", lambda which, limits: calls.append(limits))
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (1024, 4096))
+    experiment._allow_open_files(1064)
+    assert calls == [(1064, 4096)]
+    experiment._allow_open_files(512)  # under the soft limit: nothing to do
+    assert len(calls) == 1
+    with pytest.raises(ValueError, match="need 5000 open files, over this system's limit of 4096"):
+        experiment._allow_open_files(5000)

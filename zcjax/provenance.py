@@ -95,6 +95,11 @@ def read_record(path: str | os.PathLike) -> Record | None:
         raise ValueError(f"cannot read the settings of {os.fspath(path)} from {side}: {err}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{side} is not a zcjax settings record (expected format {FORMAT})")
+    shapes = {"kind": str, "columns": list, "settings": dict, "runs": list}
+    wrong = [k for k, t in shapes.items() if not isinstance(data.get(k, [] if k == "runs" else None), t)]
+    if wrong or not all(isinstance(r, dict) for r in data.get("runs", ())):
+        raise ValueError(f"{side} is a damaged settings record ({', '.join(wrong) or 'runs'} missing or of the "
+                         "wrong type)")
     return Record(kind=data["kind"], columns=tuple(data["columns"]), settings=data["settings"],
                   runs=tuple(data.get("runs", ())))
 
@@ -186,6 +191,19 @@ def run_entry(**info: Any) -> dict[str, Any]:
 
     return {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "host": socket.gethostname(), "pid": os.getpid(), "zcjax": __version__, **info}
+
+
+def platform_entry() -> dict[str, Any]:
+    """What a scoring run ran on, for its ``runs`` entry: the JAX version, the backend platform and its device count.
+
+    Recorded, not compared: rows scored on another platform share the file's
+    settings, but float32 arithmetic differs there beyond rounding (e.g. TF32
+    convolutions on a GPU), so :class:`zcjax.results.RowWriter` warns when a
+    resumed file's last run was on another platform.
+    """
+    import jax
+
+    return {"jax": jax.__version__, "platform": jax.default_backend(), "devices": jax.device_count()}
 
 
 def fingerprint(*arrays: np.ndarray | None) -> str:

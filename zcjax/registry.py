@@ -88,6 +88,8 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (
     Proxy("meco_randn", ("meco_randn",), False, False, "meco on one fixed N(0, 1) input instead of the "
           "minibatch (MeCo's measure file; 64 x 64 on NAS-Bench-201)"),
     Proxy("zico", ("zico",), False, True, "sum over layers of log sum mean|g| / std(g) over 2 half-batches (ZiCo)"),
+    # az_expressivity and az_progressivity were revision 2 for a while (29a0fe6, withdrawn in c01e845: files of that
+    # window record it and are refused); their next revision, if any, is 3.
     Proxy("az_expressivity", ("az",), False, False, "sum over blocks of the eigenvalue entropy of the feature "
           "covariance, Gaussian input (AZ-NAS)", ("nb201",)),
     Proxy("az_progressivity", ("az",), False, False, "smallest increase of that entropy from block to block "

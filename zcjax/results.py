@@ -19,6 +19,7 @@ import math
 import os
 import socket
 import sys
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
@@ -94,8 +95,12 @@ def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such results file: {path}")
-    with (gzip.open(path, "rt", newline="") if path.endswith(".gz") else open(path, newline="")) as f:
-        text = f.read()
+    try:
+        with (gzip.open(path, "rt", newline="") if path.endswith(".gz") else open(path, newline="")) as f:
+            text = f.read()
+    except (EOFError, gzip.BadGzipFile) as err:  # a compression cut short (e.g. gzip killed part-way)
+        raise ValueError(f"{path} is a damaged gzip file ({err}): recompress it from the uncompressed file, or "
+                         "remove it") from None
     complete = text[: text.rfind("\n") + 1]
     if _format(path) == "csv":
         rows = list(csv.DictReader(io.StringIO(complete)))
@@ -167,19 +172,27 @@ class RowWriter:
             raise OutputError(f"output folder does not exist: {directory}")
         if os.path.isdir(path):
             raise OutputError(f"cannot write {path}: it is a directory")
+        shown, path = path, os.path.realpath(path)  # a link and its target share one lock and one record
         self._lock = filelock.FileLock(path + ".lock", timeout=0)
         try:
             self._lock.acquire()
         except filelock.Timeout:
             self._lock = None
-            raise OutputBusy(f"{path} is being written by another run{_holder(path)}: wait for it to finish, "
+            raise OutputBusy(f"{shown} is being written by another run{_holder(path)}: wait for it to finish, "
                              "or write to another --output") from None
         existing = resume and os.path.isfile(path) and os.path.getsize(path) > 0
+        self._refuse_to_orphan(shown, path, existing)
         runs: tuple[Mapping[str, Any], ...] = ()
         if existing:
-            runs = self._check_resume(path, settings, kind)
+            runs = self._check_resume(path, settings, kind, shown)
+            _warn_on_another_platform(shown, runs, info)
             self._truncate_partial_line()
-            self.done = {r[self.key] for r in read_rows(path)}
+            keys = [r[self.key] for r in read_rows(path)]
+            self.done = set(keys)
+            if len(self.done) != len(keys):
+                twice = sorted({k for k in keys if keys.count(k) > 1}, key=str)[:5]
+                raise SettingsMismatch(f"cannot resume {shown}: it holds rows of the same {self.key} twice "
+                                       f"({', '.join(map(str, twice))}); remove the extra rows first")
         provenance.write_record(path, provenance.Record(kind, tuple(self.columns), settings,
                                                         (*runs, provenance.run_entry(**info))))
         self._file = open(path, "a" if existing else "w", newline="")
@@ -188,23 +201,40 @@ class RowWriter:
             csv.writer(self._file).writerow(self.columns)
             self._file.flush()
 
-    def _check_resume(self, path: str, settings: dict[str, Any], kind: str) -> tuple[Mapping[str, Any], ...]:
+    @staticmethod
+    def _refuse_to_orphan(shown: str, path: str, existing: bool) -> None:
+        """Refuses a run that would rewrite the settings record of a compressed file of the same name.
+
+        ``F``, ``F.gz`` and ``F.partial.gz`` share ``F.settings.json``. Starting ``F``
+        anew beside either would replace the record that describes the compressed
+        rows; resuming an uncompressed ``F`` beside its ``F.partial.gz`` (the
+        run scripts gunzip the partial file to ``F`` first) keeps it true.
+        """
+        if os.path.exists(path + ".gz"):
+            raise OutputError(f"{shown}.gz exists (a finished results file with the same settings record): write to "
+                              "another --output, or remove it first")
+        if os.path.exists(path + PARTIAL) and not existing:
+            raise OutputError(f"{shown}{PARTIAL} exists (a run stopped part-way): to continue it, `gunzip -c "
+                              f"{shown}{PARTIAL} > {shown}` and add --resume; to start anew, remove it first")
+
+    def _check_resume(self, path: str, settings: dict[str, Any], kind: str,
+                      shown: str) -> tuple[Mapping[str, Any], ...]:
         record = provenance.read_record(path)
         if record is None:
-            raise SettingsMismatch(f"cannot resume {path}: it has no settings record ({sidecar_path(path)}), so "
+            raise SettingsMismatch(f"cannot resume {shown}: it has no settings record ({sidecar_path(shown)}), so "
                                    "its rows may have been made with other settings; write to another --output")
         if record.kind != kind:
-            raise SettingsMismatch(f"cannot resume {path}: it holds {record.kind} rows, not {kind}")
+            raise SettingsMismatch(f"cannot resume {shown}: it holds {record.kind} rows, not {kind}")
         diffs = provenance.differences(record.settings, settings)
         if diffs:
-            raise SettingsMismatch(f"cannot resume {path}: made with other settings ({'; '.join(diffs)}); "
+            raise SettingsMismatch(f"cannot resume {shown}: made with other settings ({'; '.join(diffs)}); "
                                    "write to another --output, or drop --resume to start it anew")
         header = self._file_columns(path)
         if list(record.columns) != self.columns or (header is not None and header != self.columns):
             have = header if header is not None else list(record.columns)
             missing = [c for c in self.columns if c not in have]
             extra = [c for c in have if c not in self.columns]
-            raise SettingsMismatch(f"cannot resume {path}: its columns differ from this run's (missing: "
+            raise SettingsMismatch(f"cannot resume {shown}: its columns differ from this run's (missing: "
                                    f"{', '.join(missing) or 'none'}; extra: {', '.join(extra) or 'none'})")
         return record.runs
 
@@ -275,6 +305,16 @@ class RowWriter:
         self.close()
 
 
+def _warn_on_another_platform(shown: str, runs: Sequence[Mapping[str, Any]], info: Mapping[str, Any]) -> None:
+    """Warns when this run resumes ``shown`` on another platform than its last run's (both recorded)."""
+    before = next((r["platform"] for r in reversed(runs) if "platform" in r), None)
+    now = info.get("platform")
+    if before is not None and now is not None and before != now:
+        warnings.warn(f"resuming {shown}, scored so far on {before}, on {now}: the settings are the same, but float32 "
+                      "results differ between platforms beyond rounding; its rows will come from both",
+                      stacklevel=3)
+
+
 def _holder(path: str) -> str:
     """' (pid P on host H, started T)' from the record the lock holder wrote, or ''.
 
@@ -285,7 +325,7 @@ def _holder(path: str) -> str:
     """
     try:
         record = provenance.read_record(path)
-    except ValueError:
+    except (ValueError, OSError):
         return ""
     if record is None or not record.runs:
         return ""

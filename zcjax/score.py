@@ -129,7 +129,8 @@ def run_scoring(cells: Sequence[tuple[int, str]], config: ScoreConfig, output: s
     rows = []
     writes = distributed.is_writer()
     progress = progress and writes
-    info = {"strategy": config.strategy, "chunk_size": config.chunk_size, "cells": len(cells), **(info or {})}
+    info = {"strategy": config.strategy, "chunk_size": config.chunk_size, "cells": len(cells),
+            **provenance.platform_entry(), **(info or {})}
     with RowWriter(output if writes else None, output_columns(config.proxies, config.dataset), resume=resume,
                    settings=run_settings(config, x, y, torch_weights), info=info) as writer:
         if jax.process_count() > 1:  # process 0's file decides what is left to do

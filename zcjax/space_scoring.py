@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import registry
+from . import provenance, registry
 from .proxies.activation import reg_swap_constants
 from .spaces.space import STRATEGIES
 
@@ -235,7 +235,7 @@ class SpaceScorer:
 
 def space_settings(config: SpaceScoreConfig, x: np.ndarray | None = None, y: np.ndarray | None = None) -> dict:
     """The settings that determine a run's rows (compared on ``--resume``; see :mod:`zcjax.provenance`)."""
-    from . import __version__, provenance
+    from . import __version__
 
     minibatch = None
     if config.needs_data and x is not None:
@@ -383,7 +383,7 @@ def run_space_scoring(archs: Sequence[Any], config: SpaceScoreConfig, output: st
     columns = output_columns(space, config.proxies, config.task)
     key = "index" if space.size is not None else "arch"
     scorer = SpaceScorer(config, x, y)
-    info = {"strategy": scorer.strategy_for(), "cells": len(archs), **(info or {})}
+    info = {"strategy": scorer.strategy_for(), "cells": len(archs), **provenance.platform_entry(), **(info or {})}
     rows = []
     with RowWriter(output, columns, resume=resume, settings=space_settings(config, x, y), kind="scores",
                    key=key, info=info) as writer:
