@@ -45,13 +45,13 @@ def settings(proxies: list[str], sample: int, seed: int, init_seed: int, x, y,
     minibatch = None
     if needs_data:
         minibatch = provenance.minibatch_record(x, y)
-    return {**provenance.constants_record(reg_swap), "space": SPACE, "dataset": "cifar10", "proxies": proxies,
+    return registry.with_revisions({**provenance.constants_record(reg_swap), "space": SPACE, "dataset": "cifar10", "proxies": proxies,
             "sample": {"n": sample, "seed": seed, "method": "Space.sample(seed, n)"},
             "init": {"seed": init_seed, "scheme": "numpy_init (PyTorch default laws), default_rng([seed, index])"},
             "network": {"stem_channels": 32, "head_channels": 1280, "stages": [2, 3, 3]},
             "conventions": {"batchnorm": "batch statistics", "synflow_batchnorm": "drop"},
             "precision": registry.precision_setting(proxies),
-            "minibatch": minibatch, "zcjax": zcjax.__version__}
+            "minibatch": minibatch, "zcjax": zcjax.__version__})
 
 
 def score(args: argparse.Namespace) -> None:

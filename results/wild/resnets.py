@@ -27,7 +27,7 @@ import jax
 import numpy as np
 
 import zcjax
-from zcjax import provenance, results, stats
+from zcjax import provenance, registry, results, stats
 from zcjax.data import get_minibatch
 from zcjax.registry import resolve
 from zcjax.zoo import RESNET_CIFAR10_TEST_ERROR, CifarResNet
@@ -40,10 +40,10 @@ def score(args: argparse.Namespace) -> None:
     proxies = list(resolve(args.proxies, engine="model"))
     x, y = get_minibatch("cifar10", args.batch_size)
     x = np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1)))  # NCHW -> the model's NHWC
-    record = {"models": "zcjax.zoo.CifarResNet (He et al. 2016, option A)", "dataset": "cifar10",
+    record = registry.with_revisions({"models": "zcjax.zoo.CifarResNet (He et al. 2016, option A)", "dataset": "cifar10",
               "proxies": proxies, "init": {"keys": "fold_in(key(seed), depth)", "seeds": args.seeds},
               "conventions": {"batchnorm": "batch statistics", "synflow_batchnorm": "drop"},
-              "minibatch": provenance.minibatch_record(x, y), "zcjax": zcjax.__version__}
+              "minibatch": provenance.minibatch_record(x, y), "zcjax": zcjax.__version__})
     columns = ["index", "depth", "seed", *proxies, "test_error"]
     start = time.time()
     with results.RowWriter(args.output, columns, resume=args.resume, settings=record,
