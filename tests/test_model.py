@@ -240,6 +240,29 @@ def test_bad_inputs_are_one_line_value_errors(cnn, batch):
     with pytest.raises(ValueError, match="jacob_cov needs float inputs"):
         zcjax.score_model(lambda v, t, **kw: (jnp.zeros((8, 10)), {}), {"params": {"kernel": jnp.ones(1)}},
                           (tokens, y), "jacob_cov")
+    with pytest.raises(ValueError, match="te_ntk needs a minibatch of at least 2 inputs"):
+        zcjax.score_model(model, variables, (x[:1], y[:1]), "te_ntk")
+    with pytest.raises(ValueError, match="batch must be a pair"):
+        zcjax.score_model(model, variables, x, "snip")
+    with pytest.raises(ValueError, match=r"calling the model .* failed .*TypeError: .*unexpected keyword"):
+        zcjax.score_model(model, variables, batch, "snip", train_kwargs={"training": True})
+
+
+def test_a_group_records_what_the_inputs_cannot_give_as_nan(batch):
+    class Tokens(nn.Module):  # integer inputs (token ids): nothing to differentiate by or to add noise to
+        @nn.compact
+        def __call__(self, t):
+            return nn.Dense(10)(nn.relu(nn.Dense(6)(t.astype(jnp.float32))))
+
+    model = Tokens()
+    tokens = jnp.asarray(np.random.default_rng(0).integers(0, 9, (8, 5)), jnp.int32)
+    variables = numpy_init(model, tokens[:1])
+    with pytest.warns(zcjax.NumericalWarning, match="float inputs"):
+        scores = zcjax.score_model(model, variables, (tokens, batch[1]), "data-free")
+    assert all(math.isnan(scores[n]) for n in ("meco_randn", "nwot_randn", "te_linear_regions"))
+    assert math.isfinite(scores["synflow"]) and scores["params"] == 6 * 5 + 6 + 6 * 10 + 10
+    with pytest.raises(ValueError, match="epe_nas needs float inputs"):  # named: refused, naming it
+        zcjax.score_model(model, variables, (tokens, batch[1]), "epe_nas")
 
 
 def test_a_nan_proxy_is_nan_with_a_numerical_warning(batch):
@@ -335,6 +358,14 @@ def test_an_nnx_model_scores_as_the_same_linen_model(batch):
     expected = zcjax.score_model(LinenCNN(), linen, batch, names)
     assert ours == pytest.approx(expected, rel=1e-5)
     assert type(module.conv) is nnx.Conv  # the user's module is untouched
+    # MeCo's module taps do not reach NNX modules yet: NaN with a warning in a group, refused when named
+    with pytest.warns(zcjax.NumericalWarning, match="meco_randn recorded as NaN: it reads every module's output"):
+        free = zcjax.score_model(spec, batch=batch, proxies="data-free")
+    assert math.isnan(free["meco_randn"]) and free["synflow"] == pytest.approx(expected["synflow"], rel=1e-5)
+    with pytest.raises(ValueError, match="meco reads every module's output"):
+        zcjax.score_model(spec, batch=batch, proxies="meco")
+    with pytest.raises(TypeError, match="pass a linen module to zcjax.score_model directly"):
+        nnx_spec(LinenCNN())
 
 
 def test_later_proxies_on_a_user_model_match_their_definitions(cnn, batch):

@@ -23,6 +23,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from flax import linen as nn
 from flax import nnx, traverse_util
 
 from .model import OUTPUTS, PERTURBATIONS, ModelSpec, Path, flatten
@@ -168,6 +169,10 @@ def nnx_spec(module: nnx.Module, train: bool = True, **fields: Any) -> ModelSpec
       (pure dicts; parameter paths are the module's attribute paths, list
       items by index).
     """
+    if not isinstance(module, nnx.Module):
+        raise TypeError(f"nnx_spec takes an nnx.Module, got {type(module).__name__}"
+                        + ("; pass a linen module to zcjax.score_model directly" if isinstance(module, nn.Module)
+                           else ""))
     graphdef, params, rest = nnx.split(module, nnx.Param, ...)
     fields.setdefault("batchnorm_types", (nnx.BatchNorm,))
     fields.setdefault("mutable", ())

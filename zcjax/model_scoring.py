@@ -25,6 +25,7 @@ Both stages are jit- and vmap-able (vmap over a population of variables);
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -58,6 +59,8 @@ from .scoring import (FLOAT64_PROXIES, GAUSSIAN_BATCH, GAUSSIAN_SEED, NTK_PARAME
                       _results, cross_entropy, meco_opt_key, meco_randn_image)
 
 SIZE_PROXIES = ("params", "flops")
+MODULE_OUTPUT_PROXIES = ("meco", "meco_opt", "meco_randn")  # read every module's output (an interceptor)
+GAUSSIAN_INPUT_PROXIES = ("meco_randn", "nwot_randn", "te_linear_regions")  # feed N(0, 1) inputs like the batch's
 # The float32 part of a HANDOFF_PROXIES member hands an array to the float64 stage.
 HANDOFF = ("jacobian", "onehot", "nwot_kernel", "nwot_randn_kernel", "ntk")  # those arrays
 
@@ -492,6 +495,13 @@ def _is_abstract(tree: Tree) -> bool:
     return any(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in jax.tree.leaves(tree))
 
 
+def _is_call_error(e: BaseException) -> bool:
+    """Whether an error of the model's first call is about the call itself (its arguments), not the input's shape."""
+    if isinstance(e, (AttributeError, KeyError)):
+        return True
+    return isinstance(e, TypeError) and re.search(r"(unexpected keyword|positional) argument", str(e)) is not None
+
+
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0] if text else ''}"
@@ -564,6 +574,9 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
             raise ValueError("without a batch, give input_shape (one input's shape, without the batch axis)")
         x, y = jax.ShapeDtypeStruct((1, *spec.input_shape), jnp.float32), None
     else:
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise ValueError(f"batch must be a pair (x, y), got {type(batch).__name__}"
+                             + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else ""))
         x, y = batch
         x = x if isinstance(x, jax.ShapeDtypeStruct) else jnp.asarray(x)
         if x.ndim < 2:
@@ -593,19 +606,17 @@ def score_model(model: Any, variables: Tree = None, batch: tuple[Any, Any] | Non
     except flax_errors.InvalidRngError as e:
         raise ValueError(f"the model needs rng streams: pass key= (streams {', '.join(spec.rng_names)}, "
                          f"see rng_names): {_first_line(e)}") from None
-    except ValueError as e:
-        raise ValueError(f"the model cannot take inputs of shape {tuple(x.shape)} (rank {x.ndim}): "
-                         f"{_first_line(e)}") from None
-    except (TypeError, IndexError, AttributeError, KeyError, flax_errors.FlaxError) as e:
-        raise ValueError(f"the model cannot take inputs of shape {tuple(x.shape)} (rank {x.ndim}): "
+    except (ValueError, TypeError, IndexError, AttributeError, KeyError, flax_errors.FlaxError) as e:
+        if not _is_call_error(e):  # JAX and Flax raise ValueError, TypeError or a FlaxError for a wrong input shape
+            raise ValueError(f"the model cannot take inputs of shape {tuple(x.shape)} (rank {x.ndim}): "
+                             f"{_first_line(e)}") from None
+        raise ValueError(f"calling the model on inputs of shape {tuple(x.shape)} failed (train_kwargs "
+                         f"{dict(spec.train_kwargs)}, {len(args)} further inputs): {type(e).__name__}: "
                          f"{_first_line(e)}") from None
     if not isinstance(out_shape, jax.ShapeDtypeStruct):
         raise ValueError(f"the model must return one array of logits, got {type(out_shape).__name__}")
     if needed_passes(names) & {"loss", "hessian", "zico"} or "epe_nas" in names:
         _check_labels(spec, x, y, out_shape)
-    if "jacobian" in needed_passes(names) and not jnp.issubdtype(x.dtype, jnp.inexact):
-        raise ValueError(f"jacob_cov needs float inputs (it differentiates by them), got {x.dtype}")
-
     explicit, shown = set(named(proxies)), {}
     if "reg_swap" in explicit and "swap" not in explicit:  # reg_swap reads swap
         explicit.add("swap")
@@ -655,6 +666,15 @@ def _unavailable(spec: ModelSpec, explicit: set[str], names: Sequence[str], vari
     the group keeps its columns for every model.
     """
     problems: dict[str, tuple[str, str]] = {}  # name: (verb, what it cannot have)
+    if getattr(spec.apply_fn, "runs_interceptors", False):  # Flax NNX (zcjax.model_nnx): no module-output taps yet
+        problems.update({n: ("read", "every module's output, which zcjax.model_nnx does not tap yet")
+                         for n in names if base_proxy(n) in MODULE_OUTPUT_PROXIES})
+    if not jnp.issubdtype(x.dtype, jnp.inexact):  # e.g. token ids: nothing to differentiate by, or to add noise to
+        for n in names:
+            if PROXIES[base_proxy(n)].passes[0] == "jacobian":
+                problems[n] = ("need", f"float inputs (it differentiates by them), got {x.dtype}")
+            elif base_proxy(n) in GAUSSIAN_INPUT_PROXIES:
+                problems[n] = ("need", f"float inputs (it feeds Gaussian noise), got {x.dtype}")
     relus = reads_relus(names)
     if relus:
         if spec.layer_mask is not None:
@@ -663,7 +683,10 @@ def _unavailable(spec: ModelSpec, explicit: set[str], names: Sequence[str], vari
             reason = relu_problem(lambda v, i: spec.call(v, i, args, rngs=rngs)[0], variables, x)
         if reason is not None:
             problems.update({n: ("read", f"every ReLU the model applies: {reason}") for n in relus})
-    if "te_ntk" in names:
+    small = {"te_ntk": "the NTK's condition number", "zico": "it splits it in two batches"}
+    for n in (n for n in small if n in names and x.shape[0] < 2):
+        problems[n] = ("need", f"a minibatch of at least 2 inputs ({small[n]}), got {x.shape[0]}")
+    if "te_ntk" in names and "te_ntk" not in problems:
         if not ntk_paths(variables["params"]):
             problems["te_ntk"] = ("differentiate", "the parameters named " + ", ".join(NTK_PARAMETERS)
                                   + ", and the model has none")
