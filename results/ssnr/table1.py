@@ -36,15 +36,15 @@ ROWS = [
 
 def table() -> str:
     from zcjax.evaluate import load_scores
-    from zcjax.results import find_results_file, is_finished
+    from zcjax.results import find_results_file, is_finished, read_rows
     from zcjax.stats import kendall
 
     lines = ["| space, task | cells | synflow (ours / published) | SSNR | layer-wise SSNR |",
              "| --- | --- | --- | --- | --- |"]
     for label, path, published in ROWS:
         found = find_results_file(os.path.join(ROOT, path))
-        if found is None:
-            lines.append(f"| {label} | not run | – / {published[0]} | – / {published[1]} | – / {published[2]} |")
+        if found is None or not read_rows(found):  # not started, or started and no row written yet
+            lines.append(f"| {label} | {'not run' if found is None else 'started, no cell yet'} | – / {published[0]} | – / {published[1]} | – / {published[2]} |")
             continue
         _, scores, acc = load_scores(found)
         cells = [f"{kendall(scores[c], acc):.4f} / {p}" if c in scores else f"– / {p}"
