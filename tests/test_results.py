@@ -384,3 +384,15 @@ def test_resuming_on_another_platform_warns(tmp_path):
         warnings.simplefilter("error")
         _write(path, [], resume=True, info={"platform": "cpu"})  # the last run's platform: no warning
     assert [r["platform"] for r in provenance.read_record(path).runs] == ["gpu", "cpu", "cpu"]
+
+
+def test_each_run_records_the_source_commit_when_run_from_a_checkout(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(provenance.__file__)))
+    head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True)
+    path = tmp_path / "s.jsonl"
+    _write(path, [])
+    entry = provenance.read_record(path).runs[-1]
+    if head.returncode != 0:  # an installed copy, not a checkout: nothing to record
+        assert "commit" not in entry
+    else:
+        assert entry["commit"].split("+")[0] == head.stdout.strip()

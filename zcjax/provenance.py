@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import hashlib
 import json
 import os
 import socket
+import subprocess
 from collections.abc import Mapping
 from typing import Any
 
@@ -186,11 +188,34 @@ def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list
 
 
 def run_entry(**info: Any) -> dict[str, Any]:
-    """A ``runs`` entry: start time (UTC), host, pid and zcjax version, plus ``info``."""
+    """A ``runs`` entry: start time (UTC), host, pid, zcjax version (and git commit, from a checkout), plus ``info``."""
     from . import __version__
 
+    commit = source_commit()
     return {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "host": socket.gethostname(), "pid": os.getpid(), "zcjax": __version__, **info}
+            "host": socket.gethostname(), "pid": os.getpid(), "zcjax": __version__,
+            **({"commit": commit} if commit else {}), **info}
+
+
+@functools.lru_cache(maxsize=1)
+def source_commit() -> str | None:
+    """The git commit of the zcjax source this process runs (``+dirty`` with uncommitted changes), or None.
+
+    None when zcjax is not run from a git checkout (an installed wheel) or git is
+    not available. Provenance only: never compared.
+    """
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.exists(os.path.join(root, ".git")):
+        return None
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no", "--", "zcjax",
+                                "spaces", "search"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
 
 
 def platform_entry() -> dict[str, Any]:
