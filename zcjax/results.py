@@ -11,6 +11,7 @@ it and rescores that cell, so no row is lost or duplicated.
 
 from __future__ import annotations
 
+import collections
 import csv
 import gzip
 import io
@@ -190,7 +191,7 @@ class RowWriter:
             keys = [r[self.key] for r in read_rows(path)]
             self.done = set(keys)
             if len(self.done) != len(keys):
-                twice = sorted({k for k in keys if keys.count(k) > 1}, key=str)[:5]
+                twice = sorted((k for k, n in collections.Counter(keys).items() if n > 1), key=str)[:5]
                 raise SettingsMismatch(f"cannot resume {shown}: it holds rows of the same {self.key} twice "
                                        f"({', '.join(map(str, twice))}); remove the extra rows first")
         provenance.write_record(path, provenance.Record(kind, tuple(self.columns), settings,
