@@ -96,8 +96,7 @@ def table() -> str:
     reseeded = {space.canonical(r["arch"]): r for r in read_rows(reseeded_path)} if reseeded_path else {}
     both = [i for i, a in enumerate(archs) if a in reseeded]
     if both:
-        lines[2:4] = [lines[2][:-1] + f" ours vs ours on another minibatch ({len(both)} cells) |",
-                      lines[3][:-1] + " ---: |"]
+        lines[2:4] = [lines[2] + f" ours vs ours on another minibatch ({len(both)} cells) |", lines[3] + " ---: |"]
     for ours_name, naslib_name in PROXIES.items():
         ours = _column(rows, ours_name)
         theirs_by_arch = space.naslib_scores(naslib_name)
