@@ -3,9 +3,9 @@
 # script after an interruption and it scores only the cells its file lacks. NB201 rows read the
 # full-space files under results/nb201/ (results/nb201/README.md says how they were made).
 # NB301 and TransNAS-Bench-101 cells run op by op (--strategy eager: no program per cell; each op
-# compiles once and serves every later cell): once warm, ~5-7 s a full-size NB301 cell and ~3 s a
-# TransNAS-Bench-101 micro cell on the 2-core CPU, against ~30 s and ~6 s with a program per cell
-# (bench/NOTES.md, session 18); a GPU or more cores shorten that (zcjax.score --help).
+# compiles once and serves every later cell): once warm, ~16 s a full-size NB301 cell and ~3.4 s a
+# TransNAS-Bench-101 micro cell on the 2-core CPU, against ~53 s and ~6.3 s with a program per cell
+# (bench/RESULTS.md, space_strategies); a GPU or more cores shorten that (zcjax.score --help).
 # Rows run in this order; `sh results/ssnr/run_table1.sh tnb101` runs only the TransNAS-Bench-101 rows,
 # `... nb301` only the NB301 row.
 set -eu
