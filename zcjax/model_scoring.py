@@ -663,7 +663,8 @@ def _unavailable(spec: ModelSpec, explicit: set[str], names: Sequence[str], vari
     first; te_ntk and zico a minibatch of two inputs or more. On integer
     inputs (token ids) jacob_cov and epe_nas have nothing to differentiate by,
     and meco_randn, nwot_randn and te_linear_regions nothing to add Gaussian
-    noise to; an NNX model gives MeCo's three no module-output taps. Named one by one, such a proxy is refused (ContractError, one line;
+    noise to; an NNX model gives MeCo's three no module-output taps. Named
+    one by one, such a proxy is refused (ContractError, one line;
     ``shown`` names it as the user asked, e.g. reg_swap for the swap it reads);
     selected through a group ('all', 'data-free') it is NaN, with a warning, so
     the group keeps its columns for every model.

@@ -223,7 +223,8 @@ def main() -> int:
             cells = int(np.sum(np.isfinite(values)))
             pub = PUBLISHED.get(name)
             out.append(f"| {name} | {cells} | {_fmt(spearman(values, acc_test))} [{_fmt(spearman(values, acc_val))}] "
-                       f"| {_nan_last(values, acc_test)} | {_fmt(pub[col]) if pub else ''} | {PROTOCOL.get(name, '')} |")
+                       f"| {_nan_last(values, acc_test)} | {_fmt(pub[col]) if pub else ''} "
+                       f"| {PROTOCOL.get(name, '')} |")
         # Runs of one proxy under another protocol (their own files: the column would clash in the join).
         for label, (filename, name, protocol) in VARIANTS.get(dataset, {}).items():
             path = _file(filename)
@@ -250,16 +251,16 @@ def main() -> int:
                 if all(c in joined for c in ensemble.parse(s).needs(joined))
                 and any(c in own for c in ensemble.parse(s).needs(joined))]
             for name in shown:
-                rho, cells = {}, 0
+                rho, cells, test = {}, 0, None
                 for split, (_, _, cols, acc, _) in part.items():
                     values = cols[name] if name in cols else ensemble.parse(name)(cols)
                     rho[split] = spearman(values, acc)
                     cells = int(np.sum(np.isfinite(values)))
+                    if split == "test":
+                        test = _nan_last(values, acc)
                 pub = PUBLISHED.get(name)
-                test_cols, test_acc = part["test"][2], part["test"][3]
-                test_values = test_cols[name] if name in test_cols else ensemble.parse(name)(test_cols)
                 out.append(f"| {name} | {cells} | {_fmt(rho['test'])} [{_fmt(rho['val'])}] "
-                           f"| {_nan_last(test_values, test_acc)} | {_fmt(pub[col]) if pub else ''} | {PROTOCOL.get(name, '')} "
+                           f"| {test} | {_fmt(pub[col]) if pub else ''} | {PROTOCOL.get(name, '')} "
                            f"(`{os.path.basename(base_path(path))}`, not finished: "
                            f"{part['test'][1].size} cells) |")
         candidates = [n for n in names if n != "flops"] + ["flops"]

@@ -43,8 +43,9 @@ def table() -> str:
              "| --- | --- | --- | --- | --- |"]
     for label, path, published in ROWS:
         found = find_results_file(os.path.join(ROOT, path))
-        if found is None or not read_rows(found):  # not started, or started and no row written yet
-            lines.append(f"| {label} | {'not run' if found is None else 'started, no cell yet'} | – / {published[0]} | – / {published[1]} | – / {published[2]} |")
+        if found is None or (not is_finished(found) and not read_rows(found)):  # not started, or no row yet
+            state = "not run" if found is None else "started, no cell yet"
+            lines.append(f"| {label} | {state} | – / {published[0]} | – / {published[1]} | – / {published[2]} |")
             continue
         _, scores, acc = load_scores(found)
         cells = [f"{kendall(scores[c], acc):.4f} / {p}" if c in scores else f"– / {p}"
